@@ -1,0 +1,44 @@
+import { clientBaseUrl, loadConfig, parseDuration, parseHost } from '@corral/config';
+
+describe('config', () => {
+  it('defaults to embedded mode on Ollama port', () => {
+    const c = loadConfig({ CORRAL_HOME: '/tmp/x' });
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(11434);
+    expect(c.database).toEqual({ kind: 'pglite', dataDir: '/tmp/x/db' });
+    expect(c.modelsDir).toBe('/tmp/x/models');
+    expect(c.keepAliveMs).toBe(300_000);
+  });
+  it('CORRAL_HOST wins over OLLAMA_HOST', () => {
+    expect(loadConfig({ CORRAL_HOST: ':8080', OLLAMA_HOST: '0.0.0.0:9' }).port).toBe(8080);
+    expect(loadConfig({ OLLAMA_HOST: '0.0.0.0' })).toMatchObject({ host: '0.0.0.0', port: 11434 });
+  });
+  it('names every bad key', () => {
+    expect(() => loadConfig({ OLLAMA_NUM_PARALLEL: 'lots', CORRAL_GPU: 'tpu' })).toThrow(
+      /OLLAMA_NUM_PARALLEL[\s\S]*CORRAL_GPU|CORRAL_GPU[\s\S]*OLLAMA_NUM_PARALLEL/,
+    );
+  });
+  it('parses hosts and durations like Ollama', () => {
+    expect(parseHost('http://[::1]:1234')).toEqual({ host: '::1', port: 1234 });
+    expect(parseHost('example.com')).toEqual({ host: 'example.com', port: 11434 });
+    expect(parseDuration('1h30m')).toBe(5_400_000);
+    expect(parseDuration('-1')).toBe(-1000);
+    expect(parseDuration(0)).toBe(0);
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(clientBaseUrl({ OLLAMA_HOST: '0.0.0.0:9999' })).toBe('http://127.0.0.1:9999');
+  });
+});
+
+describe('config docs', () => {
+  it('documents every key in docs/configuration.md and the example env file', () => {
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
+    const { ENV_KEYS } = require('@corral/config') as typeof import('@corral/config');
+    const doc = readFileSync(__dirname + '/../../docs/configuration.md', 'utf8');
+    const example = readFileSync(__dirname + '/../../config/corral.env.example', 'utf8');
+    for (const key of Object.keys(ENV_KEYS)) {
+      if (key === 'OLLAMA_HOST') continue;
+      expect(doc).toContain('`' + key + '`');
+      expect(example).toContain(key + '=');
+    }
+  });
+});

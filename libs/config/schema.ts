@@ -1,0 +1,128 @@
+/**
+ * Environment configuration, validated once at boot into one typed object. Every key is listed
+ * here with its default; docs/configuration.md is generated from the same table by hand review.
+ * Admin-editable settings (quotas, policies) are data in the database, not here.
+ */
+import { homedir, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './duration';
+import { parseHost } from './host';
+
+const int = (min: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min));
+
+export const ENV_KEYS = {
+  CORRAL_HOME: 'Data directory (database, models, keys). Defaults to ~/.corral.',
+  CORRAL_HOST:
+    'Address the gateway listens on, host[:port] or a URL. Falls back to OLLAMA_HOST, then 127.0.0.1:11434.',
+  OLLAMA_HOST: "Ollama's variable for the same; CORRAL_HOST wins when both are set.",
+  OLLAMA_MODELS:
+    'Models directory (Ollama layout: blobs/ and manifests/). Defaults to $CORRAL_HOME/models. Point it at an existing Ollama models directory to serve those models as they are.',
+  DATABASE_URL: 'PostgreSQL URL (cluster mode). Unset: embedded PGlite in $CORRAL_HOME/db.',
+  REDIS_URL: 'Redis URL (cluster mode). Unset: in-process queues.',
+  OLLAMA_NUM_PARALLEL: 'Parallel sequences per loaded model (continuous batching). Defaults to 4.',
+  OLLAMA_MAX_LOADED_MODELS: 'Most models loaded at once per worker. Defaults to 3.',
+  OLLAMA_MAX_QUEUE: 'Requests that may wait for a sequence before new ones get 503. Defaults to 512.',
+  OLLAMA_KEEP_ALIVE:
+    'How long an idle model stays loaded (duration like 5m, or seconds; negative = forever). Defaults to 5m.',
+  OLLAMA_CONTEXT_LENGTH: 'Default context length (num_ctx) per sequence. Defaults to 4096.',
+  CORRAL_WORKERS: 'Worker processes to fork: "auto" (one per GPU, else one) or a number. Defaults to auto.',
+  CORRAL_GPU: 'Inference backend: auto, cuda, vulkan, metal or cpu. Defaults to auto.',
+  CORRAL_THREADS: 'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
+  CORRAL_BODY_LIMIT: 'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
+  CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
+  CORRAL_REQUEST_TIMEOUT: 'Longest wait for a worker to answer a load (duration). Defaults to 10m.',
+} as const;
+
+export type EnvKey = keyof typeof ENV_KEYS;
+
+const EnvSchema = z.object({
+  CORRAL_HOME: z.string().min(1).optional(),
+  CORRAL_HOST: z.string().min(1).optional(),
+  OLLAMA_HOST: z.string().min(1).optional(),
+  OLLAMA_MODELS: z.string().min(1).optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  OLLAMA_NUM_PARALLEL: int(1).default(4),
+  OLLAMA_MAX_LOADED_MODELS: int(1).default(3),
+  OLLAMA_MAX_QUEUE: int(0).default(512),
+  OLLAMA_KEEP_ALIVE: z.string().default('5m'),
+  OLLAMA_CONTEXT_LENGTH: int(16).default(4096),
+  CORRAL_WORKERS: z.union([z.literal('auto'), int(1)]).default('auto'),
+  CORRAL_GPU: z.enum(['auto', 'cuda', 'vulkan', 'metal', 'cpu']).default('auto'),
+  CORRAL_THREADS: int(1).optional(),
+  CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
+  CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  CORRAL_REQUEST_TIMEOUT: z.string().default('10m'),
+});
+
+export interface CorralConfig {
+  home: string;
+  host: string;
+  port: number;
+  modelsDir: string;
+  database: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+  redisUrl?: string;
+  numParallel: number;
+  maxLoadedModels: number;
+  maxQueue: number;
+  /** Idle time before unload in ms; negative = never. */
+  keepAliveMs: number;
+  contextLength: number;
+  /** Number of worker processes, or 'auto'. */
+  workers: number | 'auto';
+  gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
+  threads?: number;
+  bodyLimit: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  loadTimeoutMs: number;
+  cpuCores: number;
+}
+
+/** Reads and validates configuration from an environment; throws one error listing every bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(ENV_KEYS)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') picked[key] = v;
+  }
+  const parsed = EnvSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const home = resolve(e.CORRAL_HOME ?? join(homedir(), '.corral'));
+  const { host, port } = parseHost(e.CORRAL_HOST ?? e.OLLAMA_HOST ?? '');
+  const keepAlive = parseDuration(e.OLLAMA_KEEP_ALIVE);
+  const timeout = parseDuration(e.CORRAL_REQUEST_TIMEOUT);
+  if (keepAlive === undefined) throw new Error(`invalid configuration:\n  OLLAMA_KEEP_ALIVE: not a duration`);
+  if (timeout === undefined || timeout <= 0)
+    throw new Error(`invalid configuration:\n  CORRAL_REQUEST_TIMEOUT: not a positive duration`);
+  return {
+    home,
+    host,
+    port,
+    modelsDir: resolve(e.OLLAMA_MODELS ?? join(home, 'models')),
+    database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: join(home, 'db') },
+    redisUrl: e.REDIS_URL,
+    numParallel: e.OLLAMA_NUM_PARALLEL,
+    maxLoadedModels: e.OLLAMA_MAX_LOADED_MODELS,
+    maxQueue: e.OLLAMA_MAX_QUEUE,
+    keepAliveMs: keepAlive,
+    contextLength: e.OLLAMA_CONTEXT_LENGTH,
+    workers: e.CORRAL_WORKERS,
+    gpu: e.CORRAL_GPU,
+    threads: e.CORRAL_THREADS,
+    bodyLimit: e.CORRAL_BODY_LIMIT,
+    logLevel: e.CORRAL_LOG_LEVEL,
+    loadTimeoutMs: timeout,
+    cpuCores: cpus().length,
+  };
+}

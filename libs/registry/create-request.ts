@@ -1,0 +1,136 @@
+/**
+ * The /api/create body as Ollama takes it today (`from` / `files` / `adapters` plus typed fields),
+ * and the legacy form (`modelfile` text or a server-side `path` to one), folded into one plan.
+ */
+import * as fs from 'node:fs/promises';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { CorralError } from '@corral/common';
+import { parseModelfile } from './modelfile';
+import { coerceParameters } from './parameters';
+
+const message = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
+
+export const createModelRequestSchema = z.object({
+  model: z.string().optional(),
+  /** Deprecated spelling of `model`, still sent by old clients. */
+  name: z.string().optional(),
+  /** Name of an existing model to build on. */
+  from: z.string().optional(),
+  /** File name → digest of an uploaded blob (POST /api/blobs/:digest). */
+  files: z.record(z.string(), z.string()).optional(),
+  adapters: z.record(z.string(), z.string()).optional(),
+  template: z.string().optional(),
+  license: z.union([z.string(), z.array(z.string())]).optional(),
+  system: z.string().optional(),
+  parameters: z.record(z.string(), z.unknown()).optional(),
+  messages: z.array(message).optional(),
+  quantize: z.string().optional(),
+  /** Deprecated spelling of `quantize`. */
+  quantization: z.string().optional(),
+  stream: z.boolean().optional(),
+  /** Legacy: Modelfile text; FROM may name a GGUF file on the server's disk. */
+  modelfile: z.string().optional(),
+  /** Legacy: path of a Modelfile on the server's disk. */
+  path: z.string().optional(),
+});
+
+export type CreateModelRequest = z.infer<typeof createModelRequestSchema>;
+
+/** What to build, after the legacy Modelfile has been read and merged. */
+export interface CreatePlan {
+  model: string;
+  from?: string;
+  files?: Record<string, string>;
+  /** GGUF files on this machine (legacy FROM path). */
+  localFiles?: string[];
+  adapters?: Record<string, string>;
+  localAdapters?: string[];
+  template?: string;
+  system?: string;
+  license?: string[];
+  parameters?: Record<string, unknown>;
+  messages?: { role: 'system' | 'user' | 'assistant'; content: string }[];
+}
+
+export function parseCreateRequest(body: unknown): CreateModelRequest {
+  const r = createModelRequestSchema.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue?.path.length ? `'${issue.path.join('.')}'` : 'body';
+    throw new CorralError(
+      'bad_request',
+      `invalid create request: ${where} ${issue?.message ?? 'is malformed'}`,
+      issue?.path[0]?.toString(),
+    );
+  }
+  return r.data;
+}
+
+/** Expands `~` and relative paths the way Ollama's CLI does, relative to the Modelfile's folder. */
+function expandPath(p: string, baseDir: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(homedir(), p.slice(1));
+  return path.resolve(baseDir, p);
+}
+
+async function statOrUndefined(p: string) {
+  return fs.stat(p).catch(() => undefined);
+}
+
+/** Folds a request (legacy fields included) into a plan. Explicit JSON fields win over the Modelfile. */
+export async function planCreate(req: CreateModelRequest): Promise<CreatePlan> {
+  const model = req.model ?? req.name;
+  if (!model) throw new CorralError('bad_request', 'model name is required', 'model');
+  const plan: CreatePlan = {
+    model,
+    from: req.from,
+    files: req.files,
+    adapters: req.adapters,
+    template: req.template,
+    system: req.system,
+    license:
+      req.license === undefined ? undefined : typeof req.license === 'string' ? [req.license] : req.license,
+    parameters: req.parameters === undefined ? undefined : coerceParameters(req.parameters),
+    messages: req.messages,
+  };
+  if (req.modelfile === undefined && req.path === undefined) return plan;
+
+  let text = req.modelfile;
+  if (text === undefined && req.path !== undefined) {
+    text = await fs.readFile(req.path, 'utf8').catch(() => {
+      throw new CorralError('bad_request', `modelfile '${req.path}' could not be read`, 'path');
+    });
+  }
+  const mf = parseModelfile(text ?? '');
+  const baseDir = req.path ? path.dirname(path.resolve(req.path)) : process.cwd();
+
+  if (!plan.from && !plan.files) {
+    const local = expandPath(mf.from, baseDir);
+    const st = await statOrUndefined(local);
+    if (st?.isDirectory()) {
+      throw new CorralError(
+        'unsupported',
+        `FROM ${mf.from}: importing a Safetensors directory is not supported yet`,
+      );
+    }
+    if (st?.isFile()) plan.localFiles = [local];
+    else plan.from = mf.from;
+  }
+  if (mf.adapters.length && !plan.adapters) {
+    plan.localAdapters = [];
+    for (const a of mf.adapters) {
+      const local = expandPath(a, baseDir);
+      if (!(await statOrUndefined(local))?.isFile()) {
+        throw new CorralError('bad_request', `ADAPTER ${a}: file not found on the server`);
+      }
+      plan.localAdapters.push(local);
+    }
+  }
+  plan.template ??= mf.template;
+  plan.system ??= mf.system;
+  if (!plan.license && mf.license.length) plan.license = mf.license;
+  if (!plan.messages && mf.messages.length) plan.messages = mf.messages;
+  if (Object.keys(mf.parameters).length) plan.parameters = { ...mf.parameters, ...plan.parameters };
+  return plan;
+}

@@ -1,0 +1,300 @@
+/**
+ * The model registry: Ollama's on-disk models directory (blobs + manifests) behind create, list,
+ * resolve, show, copy and delete. A plain class; the gateway wraps it in a NestJS module.
+ *
+ * Consistency rules: operations on one model name run one at a time; a blob is collected only
+ * when no manifest refers to it and no in-flight create or copy holds it; a failed create leaves
+ * no manifest, no blob it stored, and no temp file.
+ */
+import * as fs from 'node:fs/promises';
+import { CorralError } from '@corral/common';
+import { BlobStore, normalizeDigest } from './blob-store';
+import { buildModel } from './create';
+import { CreateModelRequest, parseCreateRequest, planCreate } from './create-request';
+import { KeyedMutex } from './keyed-mutex';
+import { goJson, ManifestStore, MEDIA_TYPES, StoredManifest } from './manifests';
+import { formatModelfile } from './modelfile';
+import { buildResolved, loadLayers, modelDetails } from './model-loader';
+import { ModelName, modelNameKey, parseModelName, shortModelName } from './names';
+import { goSyntaxValue, parameterEntries } from './parameters';
+import type { ResolvedModel } from './types';
+
+/** Options for createRegistry. */
+export interface RegistryOptions {
+  /** Ollama-layout models directory (`OLLAMA_MODELS`), holding `blobs/` and `manifests/`. */
+  modelsDir: string;
+}
+
+/** One /api/tags entry. */
+export interface ListedModel {
+  name: string;
+  model: string;
+  modified_at: string;
+  size: number;
+  /** Manifest digest, hex without `sha256:`. */
+  digest: string;
+  details: ResolvedModel['details'];
+}
+
+/** The /api/show body. Empty fields are left out, as Ollama's omitempty does. */
+export interface ShowResponse {
+  license?: string;
+  modelfile: string;
+  parameters?: string;
+  template?: string;
+  system?: string;
+  details: ResolvedModel['details'];
+  model_info: Record<string, unknown>;
+  capabilities: string[];
+  modified_at: string;
+  messages?: ResolvedModel['messages'];
+}
+
+export interface ShowOptions {
+  /** Ollama returns large metadata arrays only when verbose. Corral's GGUF summary never holds them. Defaults to false. */
+  verbose?: boolean;
+}
+
+/** Ollama's template when a model has none: the prompt as-is. */
+const DEFAULT_TEMPLATE = '{{ .Prompt }}';
+
+interface CacheEntry {
+  ino: number;
+  mtimeMs: number;
+  size: number;
+  model: ResolvedModel;
+}
+
+export class ModelRegistry {
+  readonly blobs: BlobStore;
+  readonly manifests: ManifestStore;
+  private readonly locks = new KeyedMutex();
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly collections = new Set<Promise<unknown>>();
+  private ready?: Promise<void>;
+
+  constructor(readonly options: RegistryOptions) {
+    this.blobs = new BlobStore(options.modelsDir);
+    this.manifests = new ManifestStore(options.modelsDir);
+  }
+
+  /** Creates the directories and sweeps stale temp files; every method awaits it once. */
+  init(): Promise<void> {
+    this.ready ??= Promise.all([this.blobs.init(), this.manifests.init()]).then(() => undefined);
+    return this.ready;
+  }
+
+  async create(
+    body: CreateModelRequest | unknown,
+    progress: (status: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.init();
+    const req = parseCreateRequest(body);
+    if (req.quantize || req.quantization) {
+      throw new CorralError(
+        'unsupported',
+        'quantize is not supported yet: create the model from an already quantized GGUF',
+        'quantize',
+      );
+    }
+    const plan = await planCreate(req);
+    const name = parseModelName(plan.model);
+    await this.locks.run(modelNameKey(name), async () => {
+      const target = (await this.manifests.locate(name))?.name ?? name;
+      const old = await this.manifests.read(target).catch(() => undefined);
+      const lease = this.blobs.lease();
+      const created = new Set<string>();
+      try {
+        const built = await buildModel(
+          { blobs: this.blobs, manifests: this.manifests, lease, progress, signal, created },
+          plan,
+        );
+        const cfg = await this.blobs.putBytes(goJson(built.config), { lease, signal });
+        if (cfg.created) created.add(cfg.digest);
+        for (const s of built.statuses) progress(s);
+        signal?.throwIfAborted();
+        progress('writing manifest');
+        await this.manifests.write(target, {
+          schemaVersion: 2,
+          mediaType: MEDIA_TYPES.manifest,
+          config: { mediaType: MEDIA_TYPES.config, digest: cfg.digest, size: cfg.size },
+          layers: built.layers,
+        });
+        this.cache.delete(modelNameKey(target));
+      } catch (e) {
+        lease.release();
+        await this.collect([...created]);
+        throw e;
+      }
+      await this.releaseAfterCollections(lease);
+      if (old) await this.collect(digestsOf(old));
+    });
+    progress('success');
+  }
+
+  async list(): Promise<ListedModel[]> {
+    await this.init();
+    const { manifests } = await this.manifests.list();
+    const out: (ListedModel & { mtime: number })[] = [];
+    for (const m of manifests) {
+      const layers = await loadLayers(this.blobs, m).catch(() => undefined);
+      const size = m.manifest.layers.reduce((n, l) => n + l.size, 0) + (m.manifest.config?.size ?? 0);
+      const short = shortModelName(m.name);
+      out.push({
+        name: short,
+        model: short,
+        modified_at: m.mtime.toISOString(),
+        size,
+        digest: m.digest.slice('sha256:'.length),
+        details: modelDetails(
+          layers ?? {
+            parentModel: '',
+            adapters: [],
+            projectors: [],
+            parameters: {},
+            messages: [],
+            license: [],
+            size,
+          },
+        ),
+        mtime: m.mtime.getTime(),
+      });
+    }
+    out.sort((a, b) => b.mtime - a.mtime);
+    return out.map(({ mtime: _mtime, ...rest }) => rest);
+  }
+
+  /** Resolves a name to files and settings. Cached per manifest file, so a hit costs one stat(). */
+  async resolve(raw: string): Promise<ResolvedModel> {
+    await this.init();
+    const name = parseModelName(raw);
+    const loc = await this.manifests.locate(name);
+    if (!loc) throw notFound(raw);
+    const key = modelNameKey(loc.name);
+    const st = await fs.stat(loc.path).catch(() => undefined);
+    if (!st) throw notFound(raw);
+    const hit = this.cache.get(key);
+    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.model;
+    const stored = await this.manifests.readAt(loc.name, loc.path);
+    if (!stored) throw notFound(raw);
+    const model = await buildResolved(this.blobs, stored);
+    this.cache.set(key, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, model });
+    return model;
+  }
+
+  async show(raw: string, _opts: ShowOptions = {}): Promise<ShowResponse> {
+    const r = await this.resolve(raw);
+    const modelfile = formatModelfile(
+      {
+        from: r.modelPath,
+        adapters: r.adapters.map((a) => a.path),
+        template: r.template,
+        system: r.system,
+        parameters: r.parameters,
+        license: r.license,
+        messages: r.messages,
+      },
+      { shortName: r.name },
+    );
+    const params = parameterEntries(r.parameters).map(([k, v]) => `${k.padEnd(30)} ${goSyntaxValue(v)}`);
+    const out: ShowResponse = {
+      modelfile,
+      details: r.details,
+      model_info: r.gguf.modelInfo,
+      capabilities: r.capabilities,
+      modified_at: r.modifiedAt.toISOString(),
+      template: r.template ?? r.gguf.chatTemplate ?? DEFAULT_TEMPLATE,
+    };
+    if (r.license.length) out.license = r.license.join('\n');
+    if (params.length) out.parameters = params.join('\n');
+    if (r.system) out.system = r.system;
+    if (r.messages.length) out.messages = r.messages;
+    return out;
+  }
+
+  async copy(source: string, destination: string): Promise<void> {
+    await this.init();
+    const src = parseModelName(source);
+    const dst = parseModelName(destination);
+    await this.locks.run(modelNameKey(dst), async () => {
+      const stored = await this.manifests.read(src);
+      if (!stored) throw notFound(source);
+      if (modelNameKey(stored.name) === modelNameKey(dst)) return;
+      const target = (await this.manifests.locate(dst))?.name ?? dst;
+      const old = await this.manifests.read(target).catch(() => undefined);
+      const lease = this.blobs.lease();
+      try {
+        for (const d of digestsOf(stored)) {
+          await lease.hold(d);
+          if (!(await this.blobs.has(d)))
+            throw new CorralError('model_load_failed', `model '${source}' is missing blob ${d}`);
+        }
+        await this.manifests.write(target, stored.manifest);
+        this.cache.delete(modelNameKey(target));
+      } catch (e) {
+        lease.release();
+        throw e;
+      }
+      await this.releaseAfterCollections(lease);
+      if (old) await this.collect(digestsOf(old));
+    });
+  }
+
+  /** Removes the manifest, then every blob it used that no other manifest uses. */
+  async delete(raw: string): Promise<void> {
+    await this.init();
+    const name = parseModelName(raw);
+    await this.locks.run(modelNameKey(name), async () => {
+      const loc = await this.manifests.locate(name);
+      if (!loc) throw notFound(raw);
+      // A corrupt manifest is still deleted; its blobs are left for a later prune.
+      const stored = await this.manifests.readAt(loc.name, loc.path).catch(() => undefined);
+      await this.manifests.remove(loc.name);
+      this.cache.delete(modelNameKey(loc.name));
+      if (stored) await this.collect(digestsOf(stored));
+    });
+  }
+
+  /** Deletes those of `candidates` that no manifest on disk refers to and no lease holds. */
+  private async collect(candidates: string[]): Promise<void> {
+    if (!candidates.length) return;
+    const run = (async () => {
+      const { manifests } = await this.manifests.list();
+      const used = new Set(manifests.flatMap(digestsOf));
+      for (const d of new Set(candidates)) if (!used.has(d)) await this.blobs.remove(d);
+    })();
+    this.collections.add(run);
+    try {
+      await run;
+    } finally {
+      this.collections.delete(run);
+    }
+  }
+
+  /**
+   * A collection that listed manifests before ours was written would not see it, so the lease is
+   * kept until every such collection has finished; later ones read the new manifest.
+   */
+  private async releaseAfterCollections(lease: { release(): void }): Promise<void> {
+    await Promise.allSettled([...this.collections]);
+    lease.release();
+  }
+}
+
+function digestsOf(m: StoredManifest): string[] {
+  const out = m.manifest.layers.map((l) => normalizeDigest(l.digest));
+  if (m.manifest.config?.digest) out.push(normalizeDigest(m.manifest.config.digest));
+  return out;
+}
+
+function notFound(raw: string): CorralError {
+  return new CorralError('model_not_found', `model '${raw}' not found`, 'model');
+}
+
+/** Creates a registry over an Ollama-layout models directory. */
+export function createRegistry(options: RegistryOptions): ModelRegistry {
+  return new ModelRegistry(options);
+}
+
+export type { ModelName };
