@@ -1,0 +1,45 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { CorralExceptionFilter } from '@corral/common';
+import type { CorralConfig } from '@corral/config';
+import type { Database } from '@corral/persistence';
+import type { ModelRegistry } from '@corral/registry';
+import type { Scheduler } from '@corral/dispatch';
+import { CONFIG, DATABASE, REGISTRY, SCHEDULER } from '@corral/serving';
+import { OllamaApiModule } from '@corral/api-ollama';
+import { OpenAiApiModule } from '@corral/api-openai';
+import { HealthController } from './health/health.controller';
+
+export interface CoreServices {
+  config: CorralConfig;
+  database: Database;
+  registry: ModelRegistry;
+  scheduler: Scheduler;
+}
+
+/** The singletons built at boot, provided to every feature module. */
+@Global()
+@Module({})
+class CoreModule {
+  static with(core: CoreServices): DynamicModule {
+    const providers = [
+      { provide: CONFIG, useValue: core.config },
+      { provide: DATABASE, useValue: core.database },
+      { provide: REGISTRY, useValue: core.registry },
+      { provide: SCHEDULER, useValue: core.scheduler },
+    ];
+    return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static with(core: CoreServices): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [CoreModule.with(core), OllamaApiModule, OpenAiApiModule],
+      controllers: [HealthController],
+      providers: [{ provide: APP_FILTER, useClass: CorralExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * One body parser for every content type. Ollama's server parses JSON whatever the Content-Type
+ * says (so `curl -d '{...}'`, sent as form-urlencoded, works), and blob uploads must stream to disk
+ * rather than be buffered: their route reads the raw request itself.
+ */
+import type { FastifyInstance } from 'fastify';
+
+interface HttpError extends Error {
+  statusCode?: number;
+  code?: string;
+}
+
+export function installBodyParser(fastify: FastifyInstance, limit: number): void {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (req, payload, done) => {
+    if (req.url.startsWith('/api/blobs/')) return done(null, undefined);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = (err: HttpError | null, body?: unknown) => {
+      if (finished) return;
+      finished = true;
+      done(err, body);
+    };
+    payload.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        const e: HttpError = new Error(`request body is too large (limit ${limit} bytes)`);
+        e.statusCode = 413;
+        e.code = 'FST_ERR_CTP_BODY_TOO_LARGE';
+        payload.resume();
+        return finish(e);
+      }
+      chunks.push(c);
+    });
+    payload.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text.trim()) return finish(null, undefined);
+      try {
+        finish(null, JSON.parse(text));
+      } catch (err) {
+        const e: HttpError = new Error((err as Error).message);
+        e.statusCode = 400;
+        e.code = 'FST_ERR_CTP_INVALID_JSON_BODY';
+        finish(e);
+      }
+    });
+    payload.on('error', (e: HttpError) => finish(e));
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Boots a gateway: data directory, database (migrations applied), model registry, worker pool and
+ * scheduler, then the HTTP server. `corral serve` and the e2e tests both start Corral through here.
+ */
+import { mkdirSync } from 'node:fs';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger, type LogLevel } from '@nestjs/common';
+import type { CorralConfig } from '@corral/config';
+import { openDatabase } from '@corral/persistence';
+import { createRegistry } from '@corral/registry';
+import { Scheduler, WorkerPool } from '@corral/dispatch';
+import { MIGRATIONS } from '../../../migrations';
+import { AppModule } from './app.module';
+import { CORRAL_VERSION } from './version';
+import { installBodyParser } from './body-parser';
+
+export interface RunningServer {
+  url: string;
+  app: NestFastifyApplication;
+  close(): Promise<void>;
+}
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+function nestLevels(level: CorralConfig['logLevel']): LogLevel[] {
+  const map: Record<CorralConfig['logLevel'], LogLevel> = {
+    fatal: 'fatal',
+    error: 'error',
+    warn: 'warn',
+    info: 'log',
+    debug: 'debug',
+    trace: 'verbose',
+  };
+  return LEVELS.slice(0, LEVELS.indexOf(map[level]) + 1);
+}
+
+export async function startServer(config: CorralConfig): Promise<RunningServer> {
+  const logger = new Logger('Corral');
+  Logger.overrideLogger(nestLevels(config.logLevel));
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  mkdirSync(config.modelsDir, { recursive: true });
+
+  const database = await openDatabase(config.database, { migrations: MIGRATIONS });
+  const registry = createRegistry({ modelsDir: config.modelsDir });
+  const workerCount = config.workers === 'auto' ? 1 : config.workers;
+  const pool = new WorkerPool({
+    count: workerCount,
+    env: {
+      CORRAL_GPU: config.gpu,
+      ...(config.threads ? { CORRAL_THREADS: String(config.threads) } : {}),
+    },
+  });
+  const scheduler = new Scheduler(pool, {
+    maxLoadedModels: config.maxLoadedModels,
+    maxQueue: config.maxQueue,
+    loadTimeoutMs: config.loadTimeoutMs,
+  });
+  pool.start();
+
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimit,
+    genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
+    requestIdHeader: false,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.with({ config, database, registry, scheduler }), adapter, {
+    logger: nestLevels(config.logLevel),
+    bodyParser: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  installBodyParser(fastify, config.bodyLimit);
+  fastify.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    reply.header('x-corral-version', CORRAL_VERSION);
+  });
+  await app.listen(config.port, config.host);
+  await pool.waitReady(120_000).catch((e: Error) => logger.error(e.message));
+  const address = fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  logger.log(`Corral ${CORRAL_VERSION} listening on ${url} (models in ${config.modelsDir}, database ${database.kind})`);
+
+  let closed = false;
+  return {
+    url,
+    app,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await pool.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Forks the real worker entry, compiled the way `npm run build` compiles it (swc with the repo's
+ * .swcrc), and drives it over IPC like the gateway does.
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { type FromWorker, FromWorkerSchema } from '../../../libs/inference/protocol';
+import { STORIES, describeWithModel, spec } from '../../../libs/inference/testing';
+
+jest.setTimeout(120_000);
+
+const root = path.resolve(__dirname, '../../..');
+// Inside the repo (git-ignored) so the compiled files resolve node_modules like dist/ does.
+const outDir = path.join(root, '.corral-test', 'worker-spec-build');
+const entry = path.join(outDir, 'apps/worker/src/main.js');
+
+function build(): void {
+  rmSync(outDir, { recursive: true, force: true });
+  execFileSync(
+    process.execPath,
+    [
+      path.join(root, 'node_modules/@swc/cli/bin/swc.js'),
+      'apps/worker/src',
+      'libs/inference',
+      'libs/dispatch',
+      'libs/common',
+      '-d',
+      outDir,
+      '--config-file',
+      '.swcrc',
+      '--ignore',
+      '**/*.spec.ts',
+      '--quiet',
+    ],
+    { cwd: root, stdio: 'pipe' },
+  );
+}
+
+describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
+  let child: ChildProcess;
+  const received: FromWorker[] = [];
+  let stderr = '';
+
+  beforeAll(() => {
+    build();
+    expect(existsSync(entry)).toBe(true);
+    child = fork(entry, [], {
+      serialization: 'advanced',
+      env: { ...process.env, CORRAL_GPU: 'cpu', CORRAL_THREADS: '1' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('message', (m) => received.push(FromWorkerSchema.parse(m)));
+  });
+  afterAll(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  const waitFor = async (pred: (m: FromWorker) => boolean): Promise<FromWorker> => {
+    for (let i = 0; i < 600; i++) {
+      const hit = received.find(pred);
+      if (hit) return hit;
+      if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}): ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out; stderr: ${stderr}`);
+  };
+
+  it('says hello with its hardware, generates over IPC and exits when the parent disconnects', async () => {
+    const hello = await waitFor((m) => m.type === 'hello');
+    expect(hello).toMatchObject({
+      type: 'hello',
+      info: { pid: child.pid, backend: 'cpu', threads: 1, gpus: [] },
+    });
+
+    child.send({
+      type: 'generate',
+      id: 'g1',
+      model: spec(STORIES),
+      prompt: { kind: 'text', text: 'Once upon a time' },
+      sampling: { temperature: 0, numPredict: 12 },
+    });
+    const done = await waitFor((m) => m.type === 'done' && m.id === 'g1');
+    const text = received.flatMap((m) => (m.type === 'chunk' && m.id === 'g1' ? [m.text] : [])).join('');
+    expect(text.startsWith(', there was a little girl named Lily')).toBe(true);
+    expect(done).toMatchObject({ doneReason: 'length', completionTokens: 12 });
+
+    child.send({ type: 'nonsense' });
+    expect(await waitFor((m) => m.type === 'error')).toMatchObject({ code: 'bad_request' });
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.disconnect();
+    expect(await exited).toBe(0);
+    expect(stderr).toContain(`[worker ${child.pid}] gateway disconnected`);
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * Worker process entry. The gateway forks this file with an IPC channel (`serialization: 'advanced'`);
+ * the job protocol travels over that channel only: the worker opens no port.
+ * stdout is left alone (a stray print there is harmless); diagnostics go to stderr.
+ */
+import { WorkerHost } from '@corral/inference';
+
+const prefix = `[worker ${process.pid}]`;
+const log = (line: string): void => {
+  process.stderr.write(`${prefix} ${line}\n`);
+};
+
+function main(): void {
+  if (!process.send || !process.connected) {
+    log('must be started by the gateway with an IPC channel (child_process.fork); exiting');
+    process.exit(2);
+  }
+  const send = process.send.bind(process);
+  const host = new WorkerHost({ log });
+
+  host.onMessage((msg) => {
+    if (!process.connected) return;
+    send(msg, undefined, undefined, (err) => {
+      if (err) log(`send failed for ${msg.type}: ${err.message}`);
+    });
+  });
+  host.onShutdown(() => process.exit(0));
+  process.on('message', (msg) => host.handle(msg));
+
+  // Never outlive the gateway: a worker without a parent would hold GPU memory forever.
+  process.on('disconnect', () => {
+    log('gateway disconnected; shutting down');
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    void host.shutdown();
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void host.shutdown());
+  }
+
+  host.start().then(
+    (info) => log(`ready: backend=${info.backend} threads=${info.threads} gpus=${info.gpus.length}`),
+    (e: unknown) => {
+      log(`cannot start llama.cpp: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+}
+
+main();

@@ -1,0 +1,56 @@
+import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { parseBody } from './dto/validate';
+import { ChatBody, EmbedBody, GenerateBody, LegacyEmbeddingsBody } from './dto/requests';
+import { GenerationService } from './generation.service';
+import { EmbeddingService } from './embedding.service';
+import { RunService } from '@corral/serving';
+
+@Controller('api')
+export class InferenceController {
+  constructor(
+    private readonly generation: GenerationService,
+    private readonly embeddings: EmbeddingService,
+    private readonly runs: RunService,
+  ) {}
+
+  @Post('generate')
+  @HttpCode(200)
+  async generate(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.generation.generate(parseBody(GenerateBody, body), reply);
+  }
+
+  @Post('chat')
+  @HttpCode(200)
+  async chat(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.generation.chat(parseBody(ChatBody, body), reply);
+  }
+
+  @Post('embed')
+  @HttpCode(200)
+  embed(@Body() body: unknown) {
+    return this.embeddings.embed(parseBody(EmbedBody, body));
+  }
+
+  @Post('embeddings')
+  @HttpCode(200)
+  legacyEmbeddings(@Body() body: unknown) {
+    return this.embeddings.legacy(parseBody(LegacyEmbeddingsBody, body));
+  }
+
+  @Get('ps')
+  ps() {
+    return {
+      models: this.runs.scheduler.ps().map((m) => ({
+        name: m.name,
+        model: m.name,
+        size: m.size,
+        digest: m.digest.replace(/^sha256:/, ''),
+        details: m.details,
+        expires_at: m.expiresAt.toISOString(),
+        size_vram: m.sizeVram,
+        context_length: m.contextLength,
+      })),
+    };
+  }
+}

@@ -1,0 +1,26 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { planChat } from './chat.mapper';
+import { planCompletion } from './completion.mapper';
+import { ChatRequestSchema } from './dto/chat.dto';
+import { CompletionRequestSchema } from './dto/completion.dto';
+import { OpenAiService } from './openai.service';
+import { parseBody } from './validation';
+
+/** Generation routes; they write the reply themselves because a stream hijacks the socket. */
+@Controller('v1')
+export class ChatController {
+  constructor(private readonly openai: OpenAiService) {}
+
+  @Post('chat/completions')
+  @HttpCode(200)
+  async chat(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.openai.chat(planChat(parseBody(ChatRequestSchema, body)), reply);
+  }
+
+  @Post('completions')
+  @HttpCode(200)
+  async completions(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    await this.openai.completion(planCompletion(parseBody(CompletionRequestSchema, body)), reply);
+  }
+}

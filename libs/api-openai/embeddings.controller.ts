@@ -1,0 +1,18 @@
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { EmbeddingRequestSchema } from './dto/embedding.dto';
+import type { EmbeddingList } from './embedding.mapper';
+import { OpenAiService } from './openai.service';
+import { clientGone } from './streaming';
+import { parseBody } from './validation';
+
+@Controller('v1')
+export class EmbeddingsController {
+  constructor(private readonly openai: OpenAiService) {}
+
+  @Post('embeddings')
+  @HttpCode(200)
+  async embeddings(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EmbeddingList> {
+    return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), clientGone(reply));
+  }
+}

@@ -1,0 +1,2 @@
+export { OpenAiApiModule } from './openai-api.module';
+export { OpenAiService } from './openai.service';

@@ -1,0 +1,6 @@
+export * from './protocol';
+export * from './options';
+export * from './async-queue';
+export * from './worker-link';
+export * from './worker-pool';
+export * from './scheduler';

@@ -1,0 +1,472 @@
+/**
+ * Decides where each request runs on this gateway's workers: loads a model instance on a worker when
+ * needed (evicting idle least-recently-used instances when a worker is full), hands each request
+ * one of the instance's parallel sequences, queues the rest up to a bound, expires idle instances by
+ * keep_alive, and turns a worker's death into clear errors for exactly the requests it was serving.
+ */
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { CorralError } from '@corral/common';
+import { AsyncQueue } from './async-queue';
+import type { WorkerPool } from './worker-pool';
+import type { WorkerLink } from './worker-link';
+import type {
+  Constraint,
+  DoneResult,
+  FromWorker,
+  LoadedModel,
+  ModelSpec,
+  Prompt,
+  SamplingInput,
+} from './protocol';
+import { ModelSpecSchema, type ModelSpecInput } from './protocol';
+
+export type GenerationEvent = { type: 'chunk'; text: string; tokens: number } | DoneResult;
+
+export interface RunTarget {
+  /** Display name, e.g. `tiny:latest`. */
+  name: string;
+  /** What /api/ps reports about the model. */
+  info: { digest: string; size: number; details: Record<string, unknown> };
+  spec: Omit<ModelSpecInput, 'key' | 'name'>;
+  /** Idle time before unload in ms; negative = never, 0 = right after this request. */
+  keepAliveMs: number;
+}
+
+export interface GenerateRequest extends RunTarget {
+  prompt: Prompt;
+  sampling: SamplingInput;
+  constraint?: Constraint;
+  returnContext?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface EmbedRequest extends RunTarget {
+  inputs: string[];
+  truncate: boolean;
+  signal?: AbortSignal;
+}
+
+export interface EmbedResult {
+  vectors: number[][];
+  promptTokens: number;
+  loadDurationNs: number;
+  totalDurationNs: number;
+}
+
+export interface RunningModel {
+  name: string;
+  digest: string;
+  size: number;
+  sizeVram: number;
+  details: Record<string, unknown>;
+  expiresAt: Date;
+  contextLength: number;
+  workerId: string;
+}
+
+export interface SchedulerOptions {
+  maxLoadedModels: number;
+  maxQueue: number;
+  loadTimeoutMs: number;
+}
+
+interface Instance {
+  key: string;
+  target: RunTarget;
+  spec: ModelSpec;
+  worker: WorkerLink;
+  loaded?: LoadedModel;
+  ready: Promise<void>;
+  active: number;
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  lastUsed: number;
+  keepAliveMs: number;
+  expiresAt: number;
+  timer?: NodeJS.Timeout;
+  /** Load time not yet reported to a request. */
+  pendingLoadNs: number;
+}
+
+interface PendingJob {
+  worker: WorkerLink;
+  onMessage: (m: FromWorker) => void;
+  onWorkerGone: (reason: string) => void;
+}
+
+const FOREVER = 8.64e15;
+
+export class Scheduler {
+  private readonly logger = new Logger('Scheduler');
+  private readonly instances = new Map<string, Instance>();
+  private readonly jobs = new Map<string, PendingJob>();
+  private queued = 0;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly opts: SchedulerOptions,
+  ) {
+    pool.onWorkerUp((w) => w.onMessage((m) => this.route(m)));
+    pool.onWorkerDown((w, reason) => this.workerGone(w, reason));
+  }
+
+  private route(m: FromWorker): void {
+    if (m.type === 'hello') return;
+    this.jobs.get(m.id)?.onMessage(m);
+  }
+
+  private workerGone(w: WorkerLink, reason: string): void {
+    for (const [key, inst] of this.instances) {
+      if (inst.worker !== w) continue;
+      clearTimeout(inst.timer);
+      this.instances.delete(key);
+      for (const waiter of inst.waiters.splice(0)) {
+        waiter.reject(new CorralError('worker_failed', `the worker running '${inst.target.name}' stopped (${reason})`));
+      }
+    }
+    for (const [, job] of this.jobs) if (job.worker === w) job.onWorkerGone(reason);
+  }
+
+  /** Sends one request/response job to a worker; resolves with the first terminal message. */
+  private call(worker: WorkerLink, build: (id: string) => Parameters<WorkerLink['send']>[0]): Promise<FromWorker> {
+    const id = randomUUID();
+    return new Promise((resolve, reject) => {
+      this.jobs.set(id, {
+        worker,
+        onMessage: (m) => {
+          this.jobs.delete(id);
+          resolve(m);
+        },
+        onWorkerGone: (reason) => {
+          this.jobs.delete(id);
+          reject(new CorralError('worker_failed', `inference worker stopped (${reason})`));
+        },
+      });
+      worker.send(build(id));
+    });
+  }
+
+  private specFor(t: RunTarget): ModelSpec {
+    const partial = ModelSpecSchema.omit({ key: true, name: true }).parse(t.spec);
+    const key = [t.info.digest, partial.numCtx, partial.numParallel, partial.numGpuLayers, ...partial.adapters.map((a) => a.path)].join('|');
+    return { ...partial, key, name: t.name };
+  }
+
+  /** Gets (loading if needed) the instance for a target and reserves one of its sequences. */
+  private async acquire(t: RunTarget, signal?: AbortSignal): Promise<Instance> {
+    const spec = this.specFor(t);
+    let inst = this.instances.get(spec.key);
+    if (!inst) inst = await this.startInstance(t, spec);
+    await inst.ready;
+    clearTimeout(inst.timer);
+    inst.keepAliveMs = t.keepAliveMs;
+    inst.expiresAt = FOREVER;
+    if (inst.active < spec.numParallel) {
+      inst.active++;
+      return inst;
+    }
+    if (this.queued >= this.opts.maxQueue) {
+      throw new CorralError('queue_full', 'server busy, please try again. maximum pending requests exceeded');
+    }
+    this.queued++;
+    const current = inst;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          resolve: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          reject,
+        };
+        const onAbort = () => {
+          const i = current.waiters.indexOf(waiter);
+          if (i >= 0) current.waiters.splice(i, 1);
+          reject(new CorralError('bad_request', 'request cancelled'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        current.waiters.push(waiter);
+      });
+    } finally {
+      this.queued--;
+    }
+    return current; // the releasing request passed its slot on: active is unchanged
+  }
+
+  private release(inst: Instance): void {
+    inst.lastUsed = Date.now();
+    const next = inst.waiters.shift();
+    if (next) return next.resolve();
+    inst.active--;
+    if (inst.active === 0) this.armExpiry(inst);
+  }
+
+  private armExpiry(inst: Instance): void {
+    clearTimeout(inst.timer);
+    if (inst.keepAliveMs < 0) {
+      inst.expiresAt = FOREVER;
+      return;
+    }
+    inst.expiresAt = Date.now() + inst.keepAliveMs;
+    inst.timer = setTimeout(() => void this.unloadInstance(inst), inst.keepAliveMs);
+    inst.timer.unref();
+  }
+
+  private chooseWorker(): WorkerLink {
+    const workers = this.pool.workers();
+    if (workers.length === 0) throw new CorralError('unavailable', 'no inference worker is running');
+    const load = (w: WorkerLink) => [...this.instances.values()].filter((i) => i.worker === w).length;
+    return workers.reduce((best, w) => (load(w) < load(best) ? w : best));
+  }
+
+  private evictLeastRecentIdle(worker: WorkerLink, except: string): Instance | undefined {
+    return [...this.instances.values()]
+      .filter((i) => i.worker === worker && i.key !== except && i.active === 0 && i.loaded)
+      .sort((a, b) => a.lastUsed - b.lastUsed)[0];
+  }
+
+  private async startInstance(t: RunTarget, spec: ModelSpec): Promise<Instance> {
+    const worker = this.chooseWorker();
+    const inst: Instance = {
+      key: spec.key,
+      target: t,
+      spec,
+      worker,
+      ready: Promise.resolve(),
+      active: 0,
+      waiters: [],
+      lastUsed: Date.now(),
+      keepAliveMs: t.keepAliveMs,
+      expiresAt: FOREVER,
+      pendingLoadNs: 0,
+    };
+    this.instances.set(spec.key, inst);
+    inst.ready = (async () => {
+      try {
+        await this.makeRoom(worker, spec.key);
+        for (let attempt = 0; ; attempt++) {
+          const reply = await this.withTimeout(this.call(worker, (id) => ({ type: 'load', id, model: spec })));
+          if (reply.type === 'loaded') {
+            inst.loaded = reply.model;
+            inst.pendingLoadNs = reply.model.loadDurationNs;
+            return;
+          }
+          if (reply.type === 'error' && reply.code === 'out_of_memory' && attempt === 0) {
+            // Memory is short: free the idle least-recently-used model and try once more.
+            const victim = this.evictLeastRecentIdle(worker, spec.key);
+            if (victim) {
+              await this.unloadInstance(victim);
+              continue;
+            }
+          }
+          const msg = reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`;
+          throw new CorralError('model_load_failed', `failed to load model '${t.name}': ${msg}`);
+        }
+      } catch (e) {
+        this.instances.delete(spec.key);
+        throw e;
+      }
+    })();
+    return inst;
+  }
+
+  private async makeRoom(worker: WorkerLink, key: string): Promise<void> {
+    // The instance being started is already in the map: count only the others.
+    const others = () => [...this.instances.values()].filter((i) => i.worker === worker && i.key !== key);
+    while (others().length >= this.opts.maxLoadedModels) {
+      const idle = this.evictLeastRecentIdle(worker, key);
+      if (!idle) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      this.logger.log(`evicting idle model ${idle.target.name} (max loaded models reached)`);
+      await this.unloadInstance(idle);
+    }
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new CorralError('model_load_failed', 'timed out waiting for the model to load')),
+        this.opts.loadTimeoutMs,
+      );
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async unloadInstance(inst: Instance): Promise<void> {
+    clearTimeout(inst.timer);
+    if (this.instances.get(inst.key) !== inst || inst.active > 0) return;
+    this.instances.delete(inst.key);
+    try {
+      await this.call(inst.worker, (id) => ({ type: 'unload', id, key: inst.key }));
+    } catch {
+      // The worker is gone, and the model with it.
+    }
+  }
+
+  /** Streams one generation. Throws CorralError before the first event if it cannot start. */
+  async *generate(req: GenerateRequest): AsyncGenerator<GenerationEvent> {
+    const inst = await this.acquire(req, req.signal);
+    const id = randomUUID();
+    const events = new AsyncQueue<GenerationEvent>();
+    let finished = false;
+    const onAbort = () => inst.worker.send({ type: 'cancel', id });
+    this.jobs.set(id, {
+      worker: inst.worker,
+      onMessage: (m) => {
+        if (m.type === 'chunk') events.push({ type: 'chunk', text: m.text, tokens: m.tokens });
+        else if (m.type === 'done') {
+          finished = true;
+          events.push({ ...m, loadDurationNs: m.loadDurationNs + this.takeLoadNs(inst) });
+          events.end();
+        } else if (m.type === 'error') {
+          finished = true;
+          const code = m.code === 'bad_request' || m.code === 'context_overflow' ? 'bad_request' : 'worker_failed';
+          events.fail(new CorralError(code, m.message));
+        }
+      },
+      onWorkerGone: (reason) => {
+        finished = true;
+        events.fail(new CorralError('worker_failed', `inference worker stopped while generating (${reason})`));
+      },
+    });
+    try {
+      if (req.signal?.aborted) throw new CorralError('bad_request', 'request cancelled');
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      inst.worker.send({
+        type: 'generate',
+        id,
+        model: inst.spec,
+        prompt: req.prompt,
+        sampling: req.sampling,
+        constraint: req.constraint,
+        returnContext: req.returnContext ?? false,
+      });
+      yield* events;
+    } finally {
+      req.signal?.removeEventListener('abort', onAbort);
+      if (!finished) {
+        // The consumer stopped early (client went away): cancel on the worker, and free the
+        // sequence only once the worker confirms, so the next request never shares it.
+        inst.worker.send({ type: 'cancel', id });
+        const job = this.jobs.get(id);
+        if (job) {
+          job.onMessage = (m) => {
+            if (m.type === 'done' || m.type === 'error') {
+              this.jobs.delete(id);
+              this.release(inst);
+            }
+          };
+          job.onWorkerGone = () => this.jobs.delete(id);
+        }
+      } else {
+        this.jobs.delete(id);
+        this.release(inst);
+      }
+    }
+  }
+
+  private takeLoadNs(inst: Instance): number {
+    const ns = inst.pendingLoadNs;
+    inst.pendingLoadNs = 0;
+    return ns;
+  }
+
+  async embed(req: EmbedRequest): Promise<EmbedResult> {
+    const inst = await this.acquire(req, req.signal);
+    try {
+      const reply = await this.call(inst.worker, (id) => ({
+        type: 'embed',
+        id,
+        model: inst.spec,
+        inputs: req.inputs,
+        truncate: req.truncate,
+      }));
+      if (reply.type === 'embeddings') {
+        return {
+          vectors: reply.vectors,
+          promptTokens: reply.promptTokens,
+          loadDurationNs: reply.loadDurationNs + this.takeLoadNs(inst),
+          totalDurationNs: reply.totalDurationNs,
+        };
+      }
+      if (reply.type === 'error') {
+        throw new CorralError(
+          reply.code === 'context_overflow' || reply.code === 'bad_request' ? 'bad_request' : 'worker_failed',
+          reply.message,
+        );
+      }
+      throw new CorralError('internal', `unexpected worker reply ${reply.type}`);
+    } finally {
+      this.release(inst);
+    }
+  }
+
+  async tokenize(t: RunTarget, text: string): Promise<number[]> {
+    const inst = await this.acquire(t);
+    try {
+      const reply = await this.call(inst.worker, (id) => ({ type: 'tokenize', id, model: inst.spec, text }));
+      if (reply.type === 'tokenized') return reply.tokens;
+      throw new CorralError('worker_failed', reply.type === 'error' ? reply.message : 'tokenize failed');
+    } finally {
+      this.release(inst);
+    }
+  }
+
+  /** Loads a model without generating (Ollama: empty prompt); returns load time in ns. */
+  async load(t: RunTarget): Promise<number> {
+    const inst = await this.acquire(t);
+    const ns = this.takeLoadNs(inst);
+    this.release(inst);
+    return ns;
+  }
+
+  /** Unloads every instance of a model by name once idle (Ollama: keep_alive 0). */
+  async unload(name: string): Promise<void> {
+    await Promise.all(
+      [...this.instances.values()]
+        .filter((i) => i.target.name === name)
+        .map(async (i) => {
+          i.keepAliveMs = 0;
+          if (i.active === 0) await this.unloadInstance(i);
+        }),
+    );
+  }
+
+  /** Unloads instances of any model whose digest is no longer served (after delete). */
+  async unloadDigest(digest: string): Promise<void> {
+    await Promise.all(
+      [...this.instances.values()].filter((i) => i.target.info.digest === digest).map((i) => this.unloadInstance(i)),
+    );
+  }
+
+  ps(): RunningModel[] {
+    return [...this.instances.values()]
+      .filter((i) => i.loaded)
+      .map((i) => ({
+        name: i.target.name,
+        digest: i.target.info.digest,
+        size: i.loaded?.sizeBytes ?? 0,
+        sizeVram: i.loaded?.vramBytes ?? 0,
+        details: i.target.info.details,
+        expiresAt: new Date(Math.min(i.expiresAt, FOREVER)),
+        contextLength: i.spec.numCtx,
+        workerId: i.worker.id,
+      }));
+  }
+
+  /** Sequences in use and requests waiting, per model (for metrics and the admin API). */
+  queueDepth(): { name: string; active: number; waiting: number }[] {
+    return [...this.instances.values()].map((i) => ({ name: i.target.name, active: i.active, waiting: i.waiters.length }));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The transport seam between the scheduler and one worker. The embedded deployment forks a child
+ * process and speaks over its IPC channel; the cluster deployment implements the same interface
+ * over Redis. The scheduler only ever sees this interface.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FromWorkerSchema, type FromWorker, type ToWorkerInput, type WorkerInfo } from './protocol';
+
+export interface WorkerLink {
+  readonly id: string;
+  /** Set once the worker has said hello. */
+  info?: WorkerInfo;
+  send(msg: ToWorkerInput): void;
+  onMessage(cb: (m: FromWorker) => void): void;
+  /** Called once when the worker is gone, with a human reason. */
+  onExit(cb: (reason: string) => void): void;
+  close(): Promise<void>;
+}
+
+/** Where the compiled worker entry lives, from source (jest) or from dist. */
+export function workerEntry(): string {
+  if (process.env.CORRAL_WORKER_ENTRY) return process.env.CORRAL_WORKER_ENTRY;
+  const besideDist = resolve(__dirname, '../../apps/worker/src/main.js');
+  if (existsSync(besideDist)) return besideDist;
+  return join(resolve(__dirname, '../..'), 'dist/apps/worker/src/main.js');
+}
+
+export interface ChildWorkerOptions {
+  id: string;
+  env?: NodeJS.ProcessEnv;
+  entry?: string;
+  /** Receives the worker's stderr lines (logs). Defaults to the gateway's stderr. */
+  log?: (line: string) => void;
+}
+
+export class ChildProcessWorkerLink implements WorkerLink {
+  readonly id: string;
+  info?: WorkerInfo;
+  private readonly child: ChildProcess;
+  private readonly messageCbs: ((m: FromWorker) => void)[] = [];
+  private readonly exitCbs: ((reason: string) => void)[] = [];
+  private exited = false;
+
+  constructor(opts: ChildWorkerOptions) {
+    this.id = opts.id;
+    const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+    this.child = fork(opts.entry ?? workerEntry(), [], {
+      env: { ...process.env, ...opts.env, CORRAL_WORKER_ID: opts.id },
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execArgv: [],
+    });
+    const forward = (buf: Buffer) => {
+      for (const line of buf.toString('utf8').split('\n')) if (line.trim()) log(line);
+    };
+    this.child.stdout?.on('data', forward);
+    this.child.stderr?.on('data', forward);
+    this.child.on('message', (raw) => {
+      const parsed = FromWorkerSchema.safeParse(raw);
+      if (!parsed.success) {
+        log(`[gateway] worker ${this.id} sent an invalid message: ${parsed.error.message}`);
+        return;
+      }
+      if (parsed.data.type === 'hello') this.info = parsed.data.info;
+      for (const cb of this.messageCbs) cb(parsed.data);
+    });
+    this.child.on('exit', (code, signal) => this.markExited(signal ? `signal ${signal}` : `exit code ${code}`));
+    this.child.on('error', (e) => this.markExited(e.message));
+  }
+
+  private markExited(reason: string): void {
+    if (this.exited) return;
+    this.exited = true;
+    for (const cb of this.exitCbs) cb(reason);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  send(msg: ToWorkerInput): void {
+    if (this.exited || !this.child.connected) return;
+    this.child.send(msg);
+  }
+
+  onMessage(cb: (m: FromWorker) => void): void {
+    this.messageCbs.push(cb);
+  }
+
+  onExit(cb: (reason: string) => void): void {
+    this.exitCbs.push(cb);
+  }
+
+  async close(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.send({ type: 'shutdown' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Keeps the embedded deployment's worker processes alive: forks them, waits for their hello,
+ * restarts one that dies (with backoff), and tells the scheduler so it can fail that worker's jobs.
+ */
+import { Logger } from '@nestjs/common';
+import { ChildProcessWorkerLink, type WorkerLink } from './worker-link';
+
+export interface WorkerPoolOptions {
+  count: number;
+  env?: NodeJS.ProcessEnv;
+  entry?: string;
+  /** Link factory, so the cluster transport (or a test) can supply its own workers. */
+  create?: (id: string) => WorkerLink;
+}
+
+export class WorkerPool {
+  private readonly logger = new Logger('WorkerPool');
+  private readonly links = new Map<string, WorkerLink>();
+  private readonly ready = new Set<string>();
+  private readonly upCbs: ((w: WorkerLink) => void)[] = [];
+  private readonly downCbs: ((w: WorkerLink, reason: string) => void)[] = [];
+  private readonly restarts = new Map<string, number>();
+  private closing = false;
+
+  constructor(private readonly opts: WorkerPoolOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.opts.count; i++) this.spawn(`w${i}`);
+  }
+
+  /** Live workers that have said hello. */
+  workers(): WorkerLink[] {
+    return [...this.links.values()].filter((l) => this.ready.has(l.id));
+  }
+
+  onWorkerUp(cb: (w: WorkerLink) => void): void {
+    this.upCbs.push(cb);
+  }
+
+  onWorkerDown(cb: (w: WorkerLink, reason: string) => void): void {
+    this.downCbs.push(cb);
+  }
+
+  /** Resolves when at least one worker is ready, or rejects after the timeout. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    if (this.workers().length > 0) return;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no inference worker became ready')), timeoutMs);
+      this.onWorkerUp(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private spawn(id: string): void {
+    const link =
+      this.opts.create?.(id) ??
+      new ChildProcessWorkerLink({
+        id,
+        env: this.opts.env,
+        entry: this.opts.entry,
+        log: (line) => process.stderr.write(line + '\n'),
+      });
+    this.links.set(id, link);
+    link.onMessage((m) => {
+      if (m.type !== 'hello') return;
+      this.ready.add(id);
+      this.restarts.set(id, 0);
+      this.logger.log(
+        `worker ${id} ready: backend ${m.info.backend}, ${m.info.threads} threads, ` +
+          `${m.info.gpus.length} GPU(s)${m.info.gpus.map((g) => ` ${g.name}`).join(',')}`,
+      );
+      for (const cb of this.upCbs) cb(link);
+    });
+    link.onExit((reason) => {
+      this.ready.delete(id);
+      this.links.delete(id);
+      for (const cb of this.downCbs) cb(link, reason);
+      if (this.closing) return;
+      const n = (this.restarts.get(id) ?? 0) + 1;
+      this.restarts.set(id, n);
+      const delay = Math.min(30_000, 250 * 2 ** (n - 1));
+      this.logger.warn(`worker ${id} exited (${reason}); restarting in ${delay} ms`);
+      setTimeout(() => {
+        if (!this.closing) this.spawn(id);
+      }, delay).unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.links.values()].map((l) => l.close()));
+  }
+}

@@ -1,0 +1,115 @@
+import * as os from 'node:os';
+import type { Llama, LlamaGpuType } from 'node-llama-cpp';
+import { loadNodeLlamaCpp } from './llama-module';
+import type { WorkerInfo } from './protocol';
+
+/** Value of `CORRAL_GPU`: which llama.cpp backend to load. */
+export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
+
+export function parseGpuChoice(value: string | undefined): GpuChoice {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '' || v === 'auto') return 'auto';
+  if (v === 'cpu' || v === 'false' || v === 'none' || v === '0') return 'cpu';
+  if (v === 'cuda' || v === 'vulkan' || v === 'metal') return v;
+  throw new Error(`CORRAL_GPU must be one of auto, cuda, vulkan, metal, cpu (got "${value}")`);
+}
+
+/** Value of `CORRAL_THREADS`: a positive integer, or undefined to let the worker choose. */
+export function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`CORRAL_THREADS must be a positive integer (got "${value}")`);
+  return n;
+}
+
+/**
+ * Default llama.cpp thread count.
+ *
+ * Measured on the 2-core CI box (AMD EPYC, 2 vCPUs) with stories260K, CPU backend, greedy decode of
+ * 400 tokens, in-process beside Node:
+ *   - 1 thread: 1093 tok/s single stream, 1510 tok/s over 4 parallel sequences
+ *   - 2 threads:  85 tok/s single stream,   94 tok/s over 4 parallel sequences
+ * llama.cpp's worker threads spin-wait between graph nodes; with every core taken they fight the JS
+ * thread (which must run between tokens to sample and dispatch) and decode gets >10x slower.
+ * Prompt processing of an 1800-token batch went the other way (616 tok/s with 1 thread, 1038 with 2)
+ * because JS is idle during one big batch, but decode dominates interactive latency, so the rule
+ * leaves one core to Node: CPU backend → cores − 1 (min 1).
+ * With a GPU backend the math runs on the device and CPU threads only feed it (plus any layers left on
+ * the CPU), so a small count avoids the same contention: min(4, cores − 1), min 1. Not measured here
+ * (no GPU on the box); override with CORRAL_THREADS.
+ */
+export function chooseThreads(backend: WorkerInfo['backend'], mathCores: number): number {
+  const spare = Math.max(1, mathCores - 1);
+  return backend === 'cpu' ? spare : Math.min(4, spare);
+}
+
+export interface LlamaStartOptions {
+  gpu: GpuChoice;
+  /** Overrides the measured default. */
+  threads?: number;
+  log: (line: string) => void;
+}
+
+export interface StartedLlama {
+  llama: Llama;
+  threads: number;
+}
+
+/**
+ * Loads the llama.cpp binding. `build: 'never'` + `skipDownload` means only a local build or a
+ * prebuilt binary shipped in node_modules is ever used: nothing is fetched or compiled at run time.
+ */
+export async function startLlama(opts: LlamaStartOptions): Promise<StartedLlama> {
+  const { getLlama, LlamaLogLevel } = await loadNodeLlamaCpp();
+  const gpu: 'auto' | LlamaGpuType = opts.gpu === 'cpu' ? false : opts.gpu;
+  const llama = await getLlama({
+    gpu,
+    build: 'never',
+    skipDownload: true,
+    progressLogs: false,
+    logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => opts.log(`llama.cpp ${level}: ${message.trimEnd()}`),
+  });
+  const backend = backendOf(llama);
+  const threads = opts.threads ?? chooseThreads(backend, llama.cpuMathCores);
+  // One thread budget shared by every context of this worker, so two loaded models do not
+  // oversubscribe the cores; a model asking for more (numThread) raises it explicitly.
+  llama.maxThreads = threads;
+  opts.log(
+    `llama.cpp ${llama.llamaCppRelease.release} (${llama.buildType}) backend=${backend} ` +
+      `threads=${threads}${opts.threads ? ' (CORRAL_THREADS)' : ''} mathCores=${llama.cpuMathCores}`,
+  );
+  return { llama, threads };
+}
+
+export function backendOf(llama: Llama): WorkerInfo['backend'] {
+  return llama.gpu === false ? 'cpu' : llama.gpu;
+}
+
+export async function describeHardware(llama: Llama, threads: number): Promise<WorkerInfo> {
+  const [names, vram, ram] = await Promise.all([
+    llama.getGpuDeviceNames(),
+    llama.getVramState(),
+    llama.getRamState(),
+  ]);
+  // llama.cpp reports VRAM summed over devices; split evenly when there are several, which is exact
+  // for the usual identical cards and an estimate otherwise.
+  const gpus =
+    llama.gpu === false
+      ? []
+      : names.map((name) => ({
+          name,
+          totalBytes: Math.round(vram.total / names.length),
+          freeBytes: Math.round(vram.free / names.length),
+        }));
+  return {
+    pid: process.pid,
+    backend: backendOf(llama),
+    gpus,
+    ramTotalBytes: ram.total,
+    ramFreeBytes: ram.free,
+    threads,
+    cpuCores: os.availableParallelism(),
+  };
+}

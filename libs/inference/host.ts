@@ -1,0 +1,260 @@
+import type { Llama } from 'node-llama-cpp';
+import { runEmbedding } from './embeddings';
+import { WorkerJobError, toJobError } from './errors';
+import { runGeneration } from './generation';
+import { GrammarCache } from './grammar';
+import { type GpuChoice, describeHardware, parseGpuChoice, parseThreads, startLlama } from './hardware';
+import { ModelInstance } from './model-instance';
+import {
+  type FromWorker,
+  FromWorkerSchema,
+  type LoadedModel,
+  type ModelSpec,
+  type ToWorker,
+  ToWorkerSchema,
+  type WorkerInfo,
+} from './protocol';
+
+export interface WorkerHostOptions {
+  /** llama.cpp backend. Defaults to `CORRAL_GPU`, else 'auto'. */
+  gpu?: GpuChoice;
+  /** llama.cpp threads. Defaults to `CORRAL_THREADS`, else chosen from the hardware (see hardware.ts). */
+  threads?: number;
+  /** Diagnostic lines (the process entry prefixes and writes them to stderr). Defaults to nothing. */
+  log?: (line: string) => void;
+}
+
+interface Runtime {
+  llama: Llama;
+  threads: number;
+  grammars: GrammarCache;
+}
+
+interface Job {
+  controller: AbortController;
+  modelKey?: string;
+  /** Settles once the job has sent its last message. */
+  finished: Promise<void>;
+}
+
+/**
+ * The worker's brain, independent of how messages travel: `handle()` takes gateway messages, results
+ * leave through `onMessage` listeners. Every job ends with exactly one `done`/`loaded`/`unloaded`/
+ * `embeddings`/`tokenized` or `error` message carrying its id; nothing a job does throws out of here.
+ */
+export class WorkerHost {
+  private readonly listeners = new Set<(m: FromWorker) => void>();
+  private readonly shutdownListeners = new Set<() => void>();
+  private readonly models = new Map<string, Promise<ModelInstance>>();
+  private readonly jobs = new Map<string, Job>();
+  private readonly log: (line: string) => void;
+  private runtime?: Promise<Runtime>;
+  private shuttingDown?: Promise<void>;
+
+  constructor(private readonly options: WorkerHostOptions = {}) {
+    this.log = options.log ?? (() => undefined);
+  }
+
+  onMessage(cb: (m: FromWorker) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** Called once everything is disposed after a `shutdown` message. */
+  onShutdown(cb: () => void): () => void {
+    this.shutdownListeners.add(cb);
+    return () => this.shutdownListeners.delete(cb);
+  }
+
+  /** Loads llama.cpp and emits `hello`. Jobs handled before this finishes wait for it. */
+  async start(): Promise<WorkerInfo> {
+    const rt = await this.getRuntime();
+    const info = await describeHardware(rt.llama, rt.threads);
+    this.emit({ type: 'hello', info });
+    return info;
+  }
+
+  handle(raw: ToWorker | unknown): void {
+    const parsed = ToWorkerSchema.safeParse(raw);
+    if (!parsed.success) {
+      const id =
+        typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string'
+          ? (raw as { id: string }).id
+          : '';
+      this.emit({
+        type: 'error',
+        id,
+        code: 'bad_request',
+        message: `invalid message: ${parsed.error.message}`,
+      });
+      return;
+    }
+    const msg = parsed.data;
+    if (this.shuttingDown && msg.type !== 'shutdown' && msg.type !== 'cancel') {
+      this.emit({ type: 'error', id: msg.id, code: 'internal', message: 'worker is shutting down' });
+      return;
+    }
+    switch (msg.type) {
+      case 'cancel':
+        this.jobs.get(msg.id)?.controller.abort(new WorkerJobError('internal', 'cancelled'));
+        return;
+      case 'shutdown':
+        void this.shutdown();
+        return;
+      case 'load':
+        this.track(msg.id, msg.model.key, async () => {
+          const { instance } = await this.ensureLoaded(msg.model);
+          this.emit({ type: 'loaded', id: msg.id, model: instance.describe() });
+        });
+        return;
+      case 'unload':
+        this.track(msg.id, undefined, async () => {
+          await this.unload(msg.key);
+          this.emit({ type: 'unloaded', id: msg.id, key: msg.key });
+        });
+        return;
+      case 'generate':
+        this.track(msg.id, msg.model.key, async (signal) => {
+          const { instance, loadDurationNs } = await this.ensureLoaded(msg.model);
+          const { grammars } = await this.getRuntime();
+          await runGeneration({
+            job: msg,
+            instance,
+            grammars,
+            signal,
+            emit: (m) => this.emit(m),
+            loadDurationNs,
+          });
+        });
+        return;
+      case 'embed':
+        this.track(msg.id, msg.model.key, async (signal) => {
+          const { instance, loadDurationNs } = await this.ensureLoaded(msg.model);
+          this.emit(await runEmbedding(msg, instance, loadDurationNs, signal));
+        });
+        return;
+      case 'tokenize':
+        this.track(msg.id, msg.model.key, async () => {
+          const { instance } = await this.ensureLoaded(msg.model);
+          this.emit({ type: 'tokenized', id: msg.id, tokens: instance.model.tokenize(msg.text, true) });
+        });
+        return;
+    }
+  }
+
+  /** Models currently loaded (for status reports); loads still in progress are left out. */
+  async loadedModels(): Promise<LoadedModel[]> {
+    const settled = await Promise.allSettled(this.models.values());
+    return settled.flatMap((r) =>
+      r.status === 'fulfilled' && !r.value.isDisposed ? [r.value.describe()] : [],
+    );
+  }
+
+  /** Disposes every model and llama.cpp itself. Safe to call more than once. */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= (async () => {
+      for (const job of this.jobs.values())
+        job.controller.abort(new WorkerJobError('internal', 'worker is shutting down'));
+      await Promise.allSettled([...this.models.keys()].map((key) => this.unload(key)));
+      const rt = await this.runtime?.catch(() => undefined);
+      await rt?.llama.dispose();
+      this.log('shut down');
+      for (const cb of this.shutdownListeners) cb();
+    })();
+    return this.shuttingDown;
+  }
+
+  private getRuntime(): Promise<Runtime> {
+    this.runtime ??= (async () => {
+      const env = process.env;
+      const started = await startLlama({
+        gpu: this.options.gpu ?? parseGpuChoice(env.CORRAL_GPU),
+        threads: this.options.threads ?? parseThreads(env.CORRAL_THREADS),
+        log: this.log,
+      });
+      return { ...started, grammars: new GrammarCache(started.llama) };
+    })();
+    return this.runtime;
+  }
+
+  /** Same key = same instance: concurrent loads share one promise, so weights load once. */
+  private async ensureLoaded(spec: ModelSpec): Promise<{ instance: ModelInstance; loadDurationNs: number }> {
+    const existing = this.models.get(spec.key);
+    if (existing) {
+      const instance = await existing;
+      return { instance, loadDurationNs: 0 };
+    }
+    const pending = this.getRuntime().then((rt) =>
+      ModelInstance.load({ llama: rt.llama, spec, threads: rt.threads, log: this.log }),
+    );
+    this.models.set(spec.key, pending);
+    try {
+      const instance = await pending;
+      return { instance, loadDurationNs: instance.loadDurationNs };
+    } catch (e) {
+      if (this.models.get(spec.key) === pending) this.models.delete(spec.key);
+      throw e;
+    }
+  }
+
+  /**
+   * Jobs still running on the model end as 'cancelled' first: the gateway asks to unload only models it
+   * no longer schedules on, so anything still running was abandoned.
+   */
+  private async unload(key: string): Promise<void> {
+    const pending = this.models.get(key);
+    if (!pending) return;
+    this.models.delete(key);
+    const running = [...this.jobs.values()].filter((job) => job.modelKey === key);
+    for (const job of running) job.controller.abort(new WorkerJobError('internal', `model ${key} unloaded`));
+    // Aborted jobs stop within a token; disposing under them would turn 'cancelled' into engine errors.
+    await Promise.allSettled(running.map((job) => job.finished));
+    const instance = await pending.catch(() => undefined);
+    await instance?.dispose();
+    this.log(`unloaded ${key}`);
+  }
+
+  private track(
+    id: string,
+    modelKey: string | undefined,
+    work: (signal: AbortSignal) => Promise<void>,
+  ): void {
+    if (this.jobs.has(id)) {
+      this.emit({ type: 'error', id, code: 'bad_request', message: `job id ${id} is already running` });
+      return;
+    }
+    const controller = new AbortController();
+    const job: Job = { controller, modelKey, finished: Promise.resolve() };
+    this.jobs.set(id, job);
+    job.finished = work(controller.signal)
+      .catch((e: unknown) => {
+        const err = toJobError(e);
+        if (err.code === 'internal')
+          this.log(`job ${id} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+        this.emit({ type: 'error', id, code: err.code, message: err.message });
+      })
+      .finally(() => this.jobs.delete(id));
+  }
+
+  private emit(msg: FromWorker): void {
+    // Our own output is checked against the contract too: a malformed message would be rejected by the
+    // gateway far from its cause.
+    const checked = FromWorkerSchema.safeParse(msg);
+    const out: FromWorker = checked.success
+      ? checked.data
+      : {
+          type: 'error',
+          id: 'id' in msg ? msg.id : '',
+          code: 'internal',
+          message: `worker produced an invalid ${msg.type} message`,
+        };
+    if (!checked.success) this.log(`invalid outgoing ${msg.type}: ${checked.error.message}`);
+    for (const cb of this.listeners) {
+      try {
+        cb(out);
+      } catch (e) {
+        this.log(`message listener failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+}

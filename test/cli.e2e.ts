@@ -1,0 +1,75 @@
+/**
+ * The README's promise, as a user types it: `corral create tiny -f Modelfile`, then
+ * `corral run tiny "hello"`, plus the other verbs, against a real server.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  SCRIPT_TEXT,
+  buildTinyModels,
+  runCli,
+  startCorral,
+  type CorralProcess,
+  type TinyModels,
+} from '@corral/testing';
+
+jest.setTimeout(180_000);
+
+let corral: CorralProcess;
+let models: TinyModels;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  models = await buildTinyModels();
+  corral = await startCorral();
+  env = { CORRAL_HOST: corral.url, CORRAL_HOME: corral.home };
+});
+afterAll(() => corral?.stop());
+
+it('creates a model from a Modelfile and answers a one-shot prompt', async () => {
+  const modelfile = join(models.dir, 'Modelfile');
+  writeFileSync(modelfile, `FROM ./scripted.gguf\nPARAMETER temperature 0.2\nSYSTEM """You are terse."""\n`);
+  const created = await runCli(['create', 'tiny', '-f', modelfile], env);
+  expect(created.stderr + created.stdout).toMatch(/success/);
+  expect(created.code).toBe(0);
+
+  const run = await runCli(['run', 'tiny', 'hello'], env);
+  expect(run.code).toBe(0);
+  expect(run.stdout.trim()).toBe(SCRIPT_TEXT);
+
+  const piped = await runCli(['run', 'tiny'], env, 'hello from stdin\n');
+  expect(piped.stdout.trim()).toBe(SCRIPT_TEXT);
+});
+
+it('lists, shows, copies, stops and removes', async () => {
+  const list = await runCli(['list'], env);
+  expect(list.stdout).toMatch(/^NAME\s+ID\s+SIZE\s+MODIFIED/m);
+  expect(list.stdout).toMatch(/^tiny:latest\s+[0-9a-f]{12}\s/m);
+
+  const show = await runCli(['show', 'tiny'], env);
+  expect(show.stdout).toMatch(/architecture\s+llama/);
+  const params = await runCli(['show', 'tiny', '--parameters'], env);
+  expect(params.stdout).toMatch(/temperature\s+0\.2/);
+  const system = await runCli(['show', 'tiny', '--system'], env);
+  expect(system.stdout.trim()).toBe('You are terse.');
+
+  expect((await runCli(['cp', 'tiny', 'tiny2'], env)).code).toBe(0);
+  expect((await runCli(['list'], env)).stdout).toMatch(/^tiny2:latest/m);
+
+  const ps = await runCli(['ps'], env);
+  expect(ps.stdout).toMatch(/^tiny:latest\s/m);
+  expect((await runCli(['stop', 'tiny'], env)).code).toBe(0);
+  expect((await runCli(['ps'], env)).stdout).not.toMatch(/^tiny:latest\s/m);
+
+  const rm = await runCli(['rm', 'tiny2'], env);
+  expect(rm.stdout).toMatch(/deleted 'tiny2'/);
+});
+
+it('reports errors plainly', async () => {
+  const r = await runCli(['run', 'missing', 'hi'], env);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/Error: .*model 'missing' not found/);
+  const down = await runCli(['list'], { CORRAL_HOST: '127.0.0.1:1' });
+  expect(down.code).toBe(1);
+  expect(down.stderr).toMatch(/could not connect/);
+});

@@ -1,0 +1,3 @@
+export * from './server';
+export * from './models';
+export * from './http';

@@ -1,0 +1,41 @@
+/**
+ * Tiny GGUF models the tests build for themselves with the project's GGUF writer, so the suite runs
+ * on any machine; and the real small models in ../shared/models when they are there.
+ */
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildScriptedModel, buildTinyLlama } from '@corral/registry';
+
+export const SCRIPT = ['Hello', '▁from', '▁Corral', '!'];
+export const SCRIPT_TEXT = 'Hello from Corral!';
+export const TOOL_SCRIPT = ['{"name":', '▁"get_weather",', '▁"arguments":', '▁{"city":', '▁"Paris"}}'];
+
+export interface TinyModels {
+  dir: string;
+  /** Always answers exactly SCRIPT_TEXT. */
+  scripted: string;
+  /** Always answers a get_weather tool call for Paris. */
+  toolCaller: string;
+  /** Random weights; good for embeddings, grammar and load tests. */
+  random: string;
+}
+
+export async function buildTinyModels(): Promise<TinyModels> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-models-'));
+  const scripted = join(dir, 'scripted.gguf');
+  const toolCaller = join(dir, 'tool-caller.gguf');
+  const random = join(dir, 'random.gguf');
+  await buildScriptedModel(scripted, { script: SCRIPT, name: 'corral-scripted' });
+  await buildScriptedModel(toolCaller, { script: TOOL_SCRIPT, name: 'corral-tool-caller' });
+  await buildTinyLlama(random, { name: 'corral-random' });
+  return { dir, scripted, toolCaller, random };
+}
+
+export const SHARED_MODELS = resolve(__dirname, '../../../shared/models');
+
+/** Path of a real model from ../shared/models, or undefined (the caller says it skips). */
+export function sharedModel(file: string): string | undefined {
+  const p = join(SHARED_MODELS, file);
+  return existsSync(p) ? p : undefined;
+}

@@ -1,0 +1,141 @@
+/**
+ * Worker processes as a user experiences them: a crash fails only the requests it was serving, with a
+ * clear error, and the worker comes back; a full queue answers 503; real models from ../shared
+ * produce real text when present.
+ */
+import { execFileSync } from 'node:child_process';
+import { Ollama } from 'ollama';
+import {
+  SCRIPT_TEXT,
+  buildTinyModels,
+  importModel,
+  postJson,
+  sharedModel,
+  startCorral,
+  type CorralProcess,
+  type TinyModels,
+} from '@corral/testing';
+
+jest.setTimeout(180_000);
+
+function workerPids(serverPid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(serverPid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('worker crash', () => {
+  let corral: CorralProcess;
+  let models: TinyModels;
+  beforeAll(async () => {
+    models = await buildTinyModels();
+    corral = await startCorral({ OLLAMA_NUM_PARALLEL: '2' });
+    await importModel(corral.url, 'random', models.random);
+    await importModel(corral.url, 'scripted', models.scripted);
+  });
+  afterAll(() => corral?.stop());
+
+  it('ends the stream with an error line and restarts the worker', async () => {
+    const res = await fetch(`${corral.url}/api/generate`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'random', prompt: 'go', options: { num_predict: 1000000, temperature: 1 } }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const [pid] = workerPids(corral.proc.pid!);
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGKILL');
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { error?: string });
+    expect(lines.at(-1)?.error).toMatch(/worker/);
+
+    // The worker is restarted and new requests succeed.
+    const ollama = new Ollama({ host: corral.url });
+    let answer = '';
+    for (let i = 0; i < 60 && !answer; i++) {
+      try {
+        answer = (await ollama.generate({ model: 'scripted', prompt: 'x', stream: false })).response ?? '';
+      } catch {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    expect(answer).toBe(SCRIPT_TEXT);
+    expect(workerPids(corral.proc.pid!)).not.toContain(pid);
+  });
+});
+
+describe('bounded queue', () => {
+  let corral: CorralProcess;
+  beforeAll(async () => {
+    const models = await buildTinyModels();
+    corral = await startCorral({ OLLAMA_NUM_PARALLEL: '1', OLLAMA_MAX_QUEUE: '1' });
+    await importModel(corral.url, 'random', models.random);
+  });
+  afterAll(() => corral?.stop());
+
+  it('answers 503 when the queue is full', async () => {
+    const long = () =>
+      fetch(`${corral.url}/api/generate`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'random', prompt: 'go', stream: false, options: { num_predict: 400 } }),
+      });
+    const first = long();
+    await new Promise((r) => setTimeout(r, 300));
+    const second = long();
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await postJson(`${corral.url}/api/generate`, { model: 'random', prompt: 'x', stream: false });
+    expect(third.status).toBe(503);
+    expect(String(third.json?.error)).toMatch(/busy|queue/);
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+  });
+});
+
+const stories = sharedModel('stories260K.gguf');
+const storiesChat = sharedModel('stories260K-chat-template.gguf');
+(stories ? describe : describe.skip)('real model from ../shared/models', () => {
+  let corral: CorralProcess;
+  beforeAll(async () => {
+    corral = await startCorral();
+    await importModel(corral.url, 'stories', stories!);
+    if (storiesChat) await importModel(corral.url, 'stories-chat', storiesChat);
+  });
+  afterAll(() => corral?.stop());
+
+  it('continues a story with real text', async () => {
+    const ollama = new Ollama({ host: corral.url });
+    const r = await ollama.generate({
+      model: 'stories',
+      prompt: 'Once upon a time',
+      stream: false,
+      options: { temperature: 0, num_predict: 20 },
+    });
+    expect(r.response).toMatch(/^, there was a little girl named Lily/);
+  });
+
+  it('uses the GGUF chat template when no TEMPLATE is given', async () => {
+    if (!storiesChat) return;
+    const ollama = new Ollama({ host: corral.url });
+    const show = await ollama.show({ model: 'stories-chat' });
+    expect(show.template).toBeTruthy();
+    const r = await ollama.chat({
+      model: 'stories-chat',
+      messages: [{ role: 'user', content: 'Tell me a story' }],
+      stream: false,
+      options: { temperature: 0, num_predict: 30 },
+    });
+    expect(r.message.content.length).toBeGreaterThan(10);
+  });
+});
+if (!stories) console.log('skipping real-model e2e: ../shared/models/stories260K.gguf not present');
