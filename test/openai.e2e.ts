@@ -98,7 +98,9 @@ describe('chat completions', () => {
     const last = chunks.at(-1);
     expect(last?.choices).toEqual([]);
     expect(last?.usage?.completion_tokens).toBeGreaterThan(0);
-    expect(last?.usage?.total_tokens).toBe((last?.usage?.prompt_tokens ?? 0) + (last?.usage?.completion_tokens ?? 0));
+    expect(last?.usage?.total_tokens).toBe(
+      (last?.usage?.prompt_tokens ?? 0) + (last?.usage?.completion_tokens ?? 0),
+    );
     expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe('stop');
   });
 
@@ -106,9 +108,17 @@ describe('chat completions', () => {
     const cut = await openai.chat.completions.create({ model: 'scripted', messages: hello, max_tokens: 2 });
     expect(cut.choices[0]?.message.content).toBe('Hello from');
     expect(cut.choices[0]?.finish_reason).toBe('length');
-    const newer = await openai.chat.completions.create({ model: 'scripted', messages: hello, max_completion_tokens: 2 });
+    const newer = await openai.chat.completions.create({
+      model: 'scripted',
+      messages: hello,
+      max_completion_tokens: 2,
+    });
     expect(newer.usage?.completion_tokens).toBe(2);
-    const stopped = await openai.chat.completions.create({ model: 'scripted', messages: hello, stop: [' Corral'] });
+    const stopped = await openai.chat.completions.create({
+      model: 'scripted',
+      messages: hello,
+      stop: [' Corral'],
+    });
     expect(stopped.choices[0]?.message.content).toBe('Hello from');
     expect(stopped.choices[0]?.finish_reason).toBe('stop');
   });
@@ -207,7 +217,12 @@ describe('completions', () => {
     expect(r.choices[0]?.text).toBe(SCRIPT_TEXT);
     expect(r.choices[0]?.finish_reason).toBe('stop');
     expect(r.usage?.completion_tokens).toBeGreaterThan(0);
-    const stream = await openai.completions.create({ model: 'scripted', prompt: ['Once'], stream: true, stream_options: { include_usage: true } });
+    const stream = await openai.completions.create({
+      model: 'scripted',
+      prompt: ['Once'],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const c of stream) {
@@ -221,7 +236,11 @@ describe('completions', () => {
 
 describe('embeddings', () => {
   it('returns float vectors of the model’s width; identical inputs have cosine 1', async () => {
-    const r = await openai.embeddings.create({ model: 'random', input: ['the cat', 'the cat', 'a dog'], encoding_format: 'float' });
+    const r = await openai.embeddings.create({
+      model: 'random',
+      input: ['the cat', 'the cat', 'a dog'],
+      encoding_format: 'float',
+    });
     expect(r.object).toBe('list');
     expect(r.model).toBe('random:latest');
     expect(r.data.map((d) => d.index)).toEqual([0, 1, 2]);
@@ -234,7 +253,11 @@ describe('embeddings', () => {
   });
 
   it('sends base64 that the SDK decodes by default to the same vectors', async () => {
-    const float = await openai.embeddings.create({ model: 'random', input: 'the cat', encoding_format: 'float' });
+    const float = await openai.embeddings.create({
+      model: 'random',
+      input: 'the cat',
+      encoding_format: 'float',
+    });
     const decoded = await openai.embeddings.create({ model: 'random', input: 'the cat' });
     const v = decoded.data[0]?.embedding ?? [];
     expect(v).toHaveLength(64);
@@ -257,7 +280,12 @@ describe('models', () => {
   it('lists models with unix created and owner', async () => {
     const list = [];
     for await (const m of openai.models.list()) list.push(m);
-    expect(list.map((m) => m.id).sort()).toEqual(['myns/random:latest', 'random:latest', 'scripted:latest', 'tools:latest']);
+    expect(list.map((m) => m.id).sort()).toEqual([
+      'myns/random:latest',
+      'random:latest',
+      'scripted:latest',
+      'tools:latest',
+    ]);
     const now = Date.now() / 1000;
     for (const m of list) {
       expect(m.object).toBe('model');
@@ -269,8 +297,15 @@ describe('models', () => {
   });
 
   it('retrieves ids that contain ":" and "/"', async () => {
-    expect(await openai.models.retrieve('scripted:latest')).toMatchObject({ id: 'scripted:latest', object: 'model', owned_by: 'library' });
-    expect(await openai.models.retrieve('myns/random:latest')).toMatchObject({ id: 'myns/random:latest', owned_by: 'myns' });
+    expect(await openai.models.retrieve('scripted:latest')).toMatchObject({
+      id: 'scripted:latest',
+      object: 'model',
+      owned_by: 'library',
+    });
+    expect(await openai.models.retrieve('myns/random:latest')).toMatchObject({
+      id: 'myns/random:latest',
+      owned_by: 'myns',
+    });
     const e = await apiError(openai.models.retrieve('nope:latest'));
     expect(e.status).toBe(404);
     expect(e.code).toBe('model_not_found');
@@ -302,12 +337,22 @@ describe('errors in OpenAI shape', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
-      error: { message: "'messages' is required", type: 'invalid_request_error', param: 'messages', code: 'bad_request' },
+      error: {
+        message: "'messages' is required",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'bad_request',
+      },
     });
     const e = await apiError(
       openai.chat.completions.create({
         model: 'scripted',
-        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }],
+        messages: [
+          {
+            role: 'user',
+            content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }],
+          },
+        ],
       }),
     );
     expect(e.status).toBe(400);

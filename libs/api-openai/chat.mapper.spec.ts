@@ -11,7 +11,10 @@ const weather = {
     description: 'Current weather for a city',
     parameters: {
       type: 'object',
-      properties: { city: { type: 'string', minLength: 1, pattern: '^[A-Z]' }, days: { type: 'integer', minimum: 1 } },
+      properties: {
+        city: { type: 'string', minLength: 1, pattern: '^[A-Z]' },
+        days: { type: 'integer', minimum: 1 },
+      },
       required: ['city'],
       additionalProperties: false,
     },
@@ -35,7 +38,16 @@ function failure(fn: () => unknown): CorralError {
 
 describe('planChat: sampling', () => {
   it('maps OpenAI parameters onto Ollama option names', () => {
-    const p = plan({ temperature: 0.2, top_p: 0.9, seed: 42, stop: 'END', max_tokens: 64, frequency_penalty: 0.5, presence_penalty: -0.5, user: 'u1' });
+    const p = plan({
+      temperature: 0.2,
+      top_p: 0.9,
+      seed: 42,
+      stop: 'END',
+      max_tokens: 64,
+      frequency_penalty: 0.5,
+      presence_penalty: -0.5,
+      user: 'u1',
+    });
     expect(p.options).toEqual({
       temperature: 0.2,
       top_p: 0.9,
@@ -56,8 +68,14 @@ describe('planChat: sampling', () => {
   });
 
   it('streams with usage only when asked', () => {
-    expect(plan({ stream: true, stream_options: { include_usage: true } })).toMatchObject({ stream: true, includeUsage: true });
-    expect(plan({ stream_options: { include_usage: true } })).toMatchObject({ stream: false, includeUsage: false });
+    expect(plan({ stream: true, stream_options: { include_usage: true } })).toMatchObject({
+      stream: true,
+      includeUsage: true,
+    });
+    expect(plan({ stream_options: { include_usage: true } })).toMatchObject({
+      stream: false,
+      includeUsage: false,
+    });
   });
 
   it.each([
@@ -82,7 +100,10 @@ describe('planChat: response_format and tools', () => {
     expect(plan({ response_format: { type: 'text' } }).constraint).toBeUndefined();
     expect(plan({ response_format: { type: 'json_object' } }).constraint).toEqual({ type: 'json' });
     const schema = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] };
-    expect(plan({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } }).constraint).toEqual({
+    expect(
+      plan({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } })
+        .constraint,
+    ).toEqual({
       type: 'json_schema',
       schema,
     });
@@ -90,10 +111,15 @@ describe('planChat: response_format and tools', () => {
 
   it('keeps a strict schema whole but relaxes a non-strict one to what the grammar enforces', () => {
     const schema = { type: 'object', properties: { n: { type: 'integer', minimum: 3 } } };
-    const strict = plan({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } });
+    const strict = plan({
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } },
+    });
     const loose = plan({ response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } });
     expect(strict.constraint).toEqual({ type: 'json_schema', schema });
-    expect(loose.constraint).toEqual({ type: 'json_schema', schema: { type: 'object', properties: { n: { type: 'integer' } } } });
+    expect(loose.constraint).toEqual({
+      type: 'json_schema',
+      schema: { type: 'object', properties: { n: { type: 'integer' } } },
+    });
   });
 
   it('offers tools to the model and parses calls when tool_choice is auto or absent', () => {
@@ -111,7 +137,10 @@ describe('planChat: response_format and tools', () => {
   });
 
   it('forces a named tool with a grammar whose output is its arguments object', () => {
-    const p = plan({ tools: [weather, time], tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const p = plan({
+      tools: [weather, time],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    });
     expect(p.toolMode).toMatchObject({ kind: 'forced', tools: [{ name: 'get_weather' }] });
     // minLength is enforced by the grammar and kept; pattern and minimum are not, and are dropped.
     expect(p.constraint).toEqual({
@@ -128,8 +157,12 @@ describe('planChat: response_format and tools', () => {
   it('forces some call for "required", letting the model pick among several tools', () => {
     const p = plan({ tools: [weather, time], tool_choice: 'required' });
     expect(p.constraint?.type).toBe('json_schema');
-    const schema = (p.constraint as unknown as { schema: { oneOf: { properties: { name: unknown } }[] } }).schema;
-    expect(schema.oneOf.map((b) => b.properties.name)).toEqual([{ const: 'get_weather' }, { const: 'get_time' }]);
+    const schema = (p.constraint as unknown as { schema: { oneOf: { properties: { name: unknown } }[] } })
+      .schema;
+    expect(schema.oneOf.map((b) => b.properties.name)).toEqual([
+      { const: 'get_weather' },
+      { const: 'get_time' },
+    ]);
     expect(plan({ tools: [time], tool_choice: 'required' }).constraint).toEqual({
       type: 'json_schema',
       schema: { type: 'object', properties: {} },
@@ -137,7 +170,10 @@ describe('planChat: response_format and tools', () => {
   });
 
   it('refuses a tool_choice that names an unknown tool, or needs tools that are missing', () => {
-    expect(failure(() => plan({ tools: [weather], tool_choice: { type: 'function', function: { name: 'nope' } } })).param).toBe('tool_choice');
+    expect(
+      failure(() => plan({ tools: [weather], tool_choice: { type: 'function', function: { name: 'nope' } } }))
+        .param,
+    ).toBe('tool_choice');
     expect(failure(() => plan({ tool_choice: 'required' })).param).toBe('tool_choice');
   });
 });
@@ -148,11 +184,23 @@ describe('toChatMessages', () => {
       model: 'tiny',
       messages: [
         { role: 'developer', content: 'Be brief.' },
-        { role: 'user', content: [{ type: 'text', text: 'Weather' }, { type: 'text', text: 'in Paris?' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Weather' },
+            { type: 'text', text: 'in Paris?' },
+          ],
+        },
         {
           role: 'assistant',
           content: null,
-          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+          tool_calls: [
+            {
+              id: 'call_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
+          ],
         },
         { role: 'tool', tool_call_id: 'call_1', content: '18C' },
         { role: 'assistant', content: 'It is 18C.' },
@@ -161,7 +209,11 @@ describe('toChatMessages', () => {
     expect(toChatMessages(body.messages)).toEqual([
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'Weather\nin Paris?' },
-      { role: 'assistant', content: '', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' }, id: 'call_1' }] },
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' }, id: 'call_1' }],
+      },
       { role: 'tool', content: '18C', toolName: 'get_weather' },
       { role: 'assistant', content: 'It is 18C.' },
     ]);
@@ -169,7 +221,17 @@ describe('toChatMessages', () => {
 
   it('refuses image parts with the message clients expect, pointing at the part', () => {
     const e = failure(() =>
-      plan({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }),
+      plan({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this?' },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+            ],
+          },
+        ],
+      }),
     );
     expect(e.status).toBe(400);
     expect(e.message).toBe('this model does not support images');
@@ -177,7 +239,10 @@ describe('toChatMessages', () => {
   });
 
   it('refuses tool call arguments that are not a JSON object', () => {
-    const bad = { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }] };
+    const bad = {
+      role: 'assistant',
+      tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }],
+    };
     const e = failure(() => plan({ messages: [user, bad] }));
     expect(e.param).toBe('messages[1].tool_calls[0].function.arguments');
     expect(e.message).toContain('not valid JSON');

@@ -5,7 +5,14 @@
  */
 import { CorralError } from '@corral/common';
 import type { ChatMessage, Constraint, OllamaOptions, ToolCall, ToolDef } from '@corral/dispatch';
-import type { ChatMessageIn, ChatRequest, ContentPart, ResponseFormat, ToolChoice, ToolIn } from './dto/chat.dto';
+import type {
+  ChatMessageIn,
+  ChatRequest,
+  ContentPart,
+  ResponseFormat,
+  ToolChoice,
+  ToolIn,
+} from './dto/chat.dto';
 import { rejectUnsupported, toOllamaOptions } from './sampling.mapper';
 import { forcedToolSchema, relaxSchema } from './tool-schema';
 
@@ -36,7 +43,10 @@ export function planChat(req: ChatRequest): ChatPlan {
     throw new CorralError('unsupported', `'top_logprobs' is not supported`, 'top_logprobs');
   }
   const toolMode = toToolMode(req.tools ?? [], req.tool_choice ?? undefined);
-  const constraint = toolMode.kind === 'forced' ? { type: 'json_schema' as const, schema: forcedToolSchema(toolMode.tools) } : toConstraint(req.response_format ?? undefined);
+  const constraint =
+    toolMode.kind === 'forced'
+      ? { type: 'json_schema' as const, schema: forcedToolSchema(toolMode.tools) }
+      : toConstraint(req.response_format ?? undefined);
   return {
     model: req.model,
     options: toOllamaOptions(req),
@@ -72,7 +82,11 @@ export function toToolMode(toolsIn: readonly ToolIn[], choice: ToolChoice | unde
   if (choice === 'required') return { kind: 'forced', tools };
   const named = tools.find((t) => t.name === choice.function.name);
   if (!named) {
-    throw new CorralError('bad_request', `tool_choice names '${choice.function.name}', which is not in 'tools'`, 'tool_choice');
+    throw new CorralError(
+      'bad_request',
+      `tool_choice names '${choice.function.name}', which is not in 'tools'`,
+      'tool_choice',
+    );
   }
   return { kind: 'forced', tools: [named] };
 }
@@ -88,7 +102,10 @@ export function toConstraint(format: ResponseFormat | undefined): Constraint | u
       const schema = format.json_schema.schema;
       if (!schema) return { type: 'json' };
       // Non-strict schemas are guidance; strict ones must be enforced in full or refused.
-      return { type: 'json_schema', schema: format.json_schema.strict ? schema : (relaxSchema(schema) as Record<string, unknown>) };
+      return {
+        type: 'json_schema',
+        schema: format.json_schema.strict ? schema : (relaxSchema(schema) as Record<string, unknown>),
+      };
     }
   }
 }
@@ -104,7 +121,12 @@ export function contentText(content: string | ContentPart[] | null | undefined, 
       case 'text':
       case 'refusal': {
         const text = part.type === 'text' ? part.text : part['refusal'];
-        if (typeof text !== 'string') throw new CorralError('bad_request', `'${where}.${part.type}' is required`, `${where}.${part.type}`);
+        if (typeof text !== 'string')
+          throw new CorralError(
+            'bad_request',
+            `'${where}.${part.type}' is required`,
+            `${where}.${part.type}`,
+          );
         texts.push(text);
         break;
       }
@@ -112,13 +134,20 @@ export function contentText(content: string | ContentPart[] | null | undefined, 
       case 'input_image':
         throw new CorralError('unsupported', 'this model does not support images', where);
       default:
-        throw new CorralError('unsupported', `content part type '${part.type}' is not supported`, `${where}.type`);
+        throw new CorralError(
+          'unsupported',
+          `content part type '${part.type}' is not supported`,
+          `${where}.type`,
+        );
     }
   });
   return texts.join('\n');
 }
 
-function parseArguments(raw: string | Record<string, unknown> | null | undefined, param: string): Record<string, unknown> {
+function parseArguments(
+  raw: string | Record<string, unknown> | null | undefined,
+  param: string,
+): Record<string, unknown> {
   if (raw === undefined || raw === null || raw === '') return {};
   if (typeof raw === 'object') return raw;
   let parsed: unknown;

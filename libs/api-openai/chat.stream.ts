@@ -43,7 +43,10 @@ export interface ChatCompletionChunk {
   usage?: Usage | null;
 }
 
-export async function* chatChunks(events: AsyncIterable<GenerationEvent>, ctx: ChunkContext): AsyncGenerator<ChatCompletionChunk> {
+export async function* chatChunks(
+  events: AsyncIterable<GenerationEvent>,
+  ctx: ChunkContext,
+): AsyncGenerator<ChatCompletionChunk> {
   const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatCompletionChunk => ({
     id: ctx.id,
     object: 'chat.completion.chunk',
@@ -62,9 +65,20 @@ export async function* chatChunks(events: AsyncIterable<GenerationEvent>, ctx: C
   let held = '';
   let done: DoneResult | undefined;
 
-  yield chunk(mode.kind === 'forced' ? { role: 'assistant', content: null } : { role: 'assistant', content: '' });
+  yield chunk(
+    mode.kind === 'forced' ? { role: 'assistant', content: null } : { role: 'assistant', content: '' },
+  );
   if (streamedCall) {
-    yield chunk({ tool_calls: [{ index: 0, id: streamedCall.id, type: 'function', function: { name: streamedCall.name, arguments: '' } }] });
+    yield chunk({
+      tool_calls: [
+        {
+          index: 0,
+          id: streamedCall.id,
+          type: 'function',
+          function: { name: streamedCall.name, arguments: '' },
+        },
+      ],
+    });
   }
   for await (const ev of events) {
     if (ev.type !== 'chunk') {

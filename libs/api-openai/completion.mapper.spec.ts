@@ -5,7 +5,9 @@ import { all, done, run } from './test-events';
 import { parseBody } from './validation';
 
 function plan(extra: Record<string, unknown>) {
-  return planCompletion(parseBody(CompletionRequestSchema, { model: 'tiny', prompt: 'Once upon', ...extra }) as CompletionRequest);
+  return planCompletion(
+    parseBody(CompletionRequestSchema, { model: 'tiny', prompt: 'Once upon', ...extra }) as CompletionRequest,
+  );
 }
 
 function failure(fn: () => unknown): CorralError {
@@ -48,7 +50,11 @@ describe('planCompletion', () => {
 
 describe('text_completion responses', () => {
   it('reports text, finish_reason and usage', () => {
-    const res = textCompletion(meta, ' a time', done({ doneReason: 'length', promptTokens: 4, completionTokens: 2 }));
+    const res = textCompletion(
+      meta,
+      ' a time',
+      done({ doneReason: 'length', promptTokens: 4, completionTokens: 2 }),
+    );
     expect(res).toEqual({
       ...meta,
       object: 'text_completion',
@@ -67,7 +73,10 @@ describe('text_completion responses', () => {
       [undefined, null],
     ]);
     expect(chunks.slice(0, 3).every((c) => c.usage === null)).toBe(true);
-    expect(chunks[3]).toMatchObject({ choices: [], usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 } });
+    expect(chunks[3]).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+    });
     const plain = await all(completionChunks(run(['x']), { ...meta, includeUsage: false }));
     expect(plain).toHaveLength(2);
     expect(plain[0]).not.toHaveProperty('usage');

@@ -26,7 +26,11 @@ export function planCompletion(req: CompletionRequest): CompletionPlan {
   }
   if (req.echo) throw new CorralError('unsupported', `'echo' is not supported`, 'echo');
   if (req.best_of !== undefined && req.best_of !== null && req.best_of !== 1) {
-    throw new CorralError('unsupported', `'best_of' must be 1: only one choice per request is supported`, 'best_of');
+    throw new CorralError(
+      'unsupported',
+      `'best_of' must be 1: only one choice per request is supported`,
+      'best_of',
+    );
   }
   return {
     model: req.model,
@@ -41,7 +45,11 @@ export function planCompletion(req: CompletionRequest): CompletionPlan {
 function promptText(prompt: CompletionRequest['prompt']): string {
   if (typeof prompt === 'string') return prompt;
   if (prompt.length !== 1) {
-    throw new CorralError('unsupported', `'prompt' must be a string or an array of one string: batches are not supported`, 'prompt');
+    throw new CorralError(
+      'unsupported',
+      `'prompt' must be a string or an array of one string: batches are not supported`,
+      'prompt',
+    );
   }
   const [only] = prompt;
   if (typeof only !== 'string') {
@@ -77,11 +85,20 @@ export function textCompletion(meta: Meta, text: string, done: DoneResult): Text
 }
 
 function envelope(meta: Meta) {
-  return { id: meta.id, object: 'text_completion' as const, created: meta.created, model: meta.model, system_fingerprint: SYSTEM_FINGERPRINT };
+  return {
+    id: meta.id,
+    object: 'text_completion' as const,
+    created: meta.created,
+    model: meta.model,
+    system_fingerprint: SYSTEM_FINGERPRINT,
+  };
 }
 
 /** Stream chunks: text pieces, a final empty piece with finish_reason, then usage when asked for. */
-export async function* completionChunks(events: AsyncIterable<GenerationEvent>, ctx: Meta & { includeUsage: boolean }): AsyncGenerator<TextCompletion> {
+export async function* completionChunks(
+  events: AsyncIterable<GenerationEvent>,
+  ctx: Meta & { includeUsage: boolean },
+): AsyncGenerator<TextCompletion> {
   const piece = (text: string, finish: FinishReason | null = null): TextCompletion => ({
     ...envelope(ctx),
     choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],

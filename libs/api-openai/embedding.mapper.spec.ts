@@ -17,7 +17,8 @@ function sdkAnswering(body: unknown): OpenAI {
   return new OpenAI({
     apiKey: 'test',
     baseURL: 'http://corral.invalid/v1',
-    fetch: async () => new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }),
+    fetch: async () =>
+      new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }),
   });
 }
 
@@ -41,11 +42,16 @@ describe('embeddings: base64', () => {
   });
 
   it('sends plain numbers for encoding_format float and by default', () => {
-    expect(embeddingList('m', vectors, 1, { encoding: 'float' }).data[1]?.embedding).toEqual([0.6, 0.8, 0, 0, 0]);
+    expect(embeddingList('m', vectors, 1, { encoding: 'float' }).data[1]?.embedding).toEqual([
+      0.6, 0.8, 0, 0, 0,
+    ]);
     expect(embeddingList('m', vectors, 1, {})).toMatchObject({
       object: 'list',
       model: 'm',
-      data: [{ object: 'embedding', index: 0 }, { object: 'embedding', index: 1 }],
+      data: [
+        { object: 'embedding', index: 0 },
+        { object: 'embedding', index: 1 },
+      ],
     });
   });
 });

@@ -19,7 +19,11 @@ export function embeddingInputs(input: EmbeddingRequest['input']): string[] {
 /** Checks `dimensions` against the model before running, when the model says its width. */
 export function checkDimensions(dimensions: number | null | undefined, modelWidth: number | undefined): void {
   if (dimensions && modelWidth && dimensions > modelWidth) {
-    throw new CorralError('bad_request', `'dimensions' must be at most ${modelWidth} for this model`, 'dimensions');
+    throw new CorralError(
+      'bad_request',
+      `'dimensions' must be at most ${modelWidth} for this model`,
+      'dimensions',
+    );
   }
 }
 
@@ -30,7 +34,11 @@ export function checkDimensions(dimensions: number | null | undefined, modelWidt
 export function shorten(vector: readonly number[], dimensions: number | null | undefined): number[] {
   if (!dimensions || dimensions === vector.length) return [...vector];
   if (dimensions > vector.length) {
-    throw new CorralError('bad_request', `'dimensions' must be at most ${vector.length} for this model`, 'dimensions');
+    throw new CorralError(
+      'bad_request',
+      `'dimensions' must be at most ${vector.length} for this model`,
+      'dimensions',
+    );
   }
   const head = vector.slice(0, dimensions);
   const norm = Math.sqrt(head.reduce((sum, x) => sum + x * x, 0));
@@ -61,7 +69,11 @@ export function embeddingList(
     object: 'list',
     data: vectors.map((v, index) => {
       const vector = shorten(v, opts.dimensions);
-      return { object: 'embedding', index, embedding: opts.encoding === 'base64' ? toBase64Floats(vector) : vector };
+      return {
+        object: 'embedding',
+        index,
+        embedding: opts.encoding === 'base64' ? toBase64Floats(vector) : vector,
+      };
     }),
     model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },

@@ -12,7 +12,10 @@ export class EmbeddingsController {
 
   @Post('embeddings')
   @HttpCode(200)
-  async embeddings(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<EmbeddingList> {
+  async embeddings(
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<EmbeddingList> {
     return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), clientGone(reply));
   }
 }

@@ -24,7 +24,10 @@ export class ModelsController {
       return toOpenAiModel(model.name, model.modifiedAt);
     } catch (e) {
       // OpenAI answers 404 for any id it does not serve, including ones that are not valid names.
-      if (isCorralError(e) && (e.code === 'model_not_found' || e.code === 'bad_request' || e.code === 'not_found')) {
+      if (
+        isCorralError(e) &&
+        (e.code === 'model_not_found' || e.code === 'bad_request' || e.code === 'not_found')
+      ) {
         throw modelNotFound(id);
       }
       throw e;

@@ -18,5 +18,10 @@ export function ownerOf(name: string): string {
 /** `modified` is the registry's modified time: a Date (resolved model) or ISO text (listing). */
 export function toOpenAiModel(name: string, modified: Date | string): OpenAiModel {
   const ms = new Date(modified).getTime();
-  return { id: name, object: 'model', created: Number.isFinite(ms) ? Math.floor(ms / 1000) : 0, owned_by: ownerOf(name) };
+  return {
+    id: name,
+    object: 'model',
+    created: Number.isFinite(ms) ? Math.floor(ms / 1000) : 0,
+    owned_by: ownerOf(name),
+  };
 }

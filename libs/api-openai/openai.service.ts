@@ -41,8 +41,16 @@ export class OpenAiService {
 
   async chat(plan: ChatPlan, reply: FastifyReply): Promise<void> {
     const run = await this.prepare(plan.model, plan.options);
-    const prompt = buildChatPrompt(run.model, { messages: plan.messages, ...(plan.tools ? { tools: plan.tools } : {}) });
-    const meta = { id: openAiId('chatcmpl-'), created: unixSeconds(), model: run.model.name, toolMode: plan.toolMode };
+    const prompt = buildChatPrompt(run.model, {
+      messages: plan.messages,
+      ...(plan.tools ? { tools: plan.tools } : {}),
+    });
+    const meta = {
+      id: openAiId('chatcmpl-'),
+      created: unixSeconds(),
+      model: run.model.name,
+      toolMode: plan.toolMode,
+    };
     const events = await this.start(run, prompt, plan.constraint, reply);
     if (plan.stream) return sendSse(reply, chatChunks(events, { ...meta, includeUsage: plan.includeUsage }));
     const { text, done } = await collect(events);
@@ -53,11 +61,16 @@ export class OpenAiService {
     const run = await this.prepare(plan.model, plan.options);
     // OpenAI ignores suffix for models that cannot insert; Ollama's prompt builder would refuse it.
     const insert = plan.suffix !== undefined && run.model.capabilities.includes('insert');
-    if (plan.suffix !== undefined && !insert) this.logger.debug(`suffix ignored: ${run.model.name} cannot insert`);
-    const prompt = buildGeneratePrompt(run.model, { prompt: plan.prompt, ...(insert ? { suffix: plan.suffix } : {}) });
+    if (plan.suffix !== undefined && !insert)
+      this.logger.debug(`suffix ignored: ${run.model.name} cannot insert`);
+    const prompt = buildGeneratePrompt(run.model, {
+      prompt: plan.prompt,
+      ...(insert ? { suffix: plan.suffix } : {}),
+    });
     const meta = { id: openAiId('cmpl-'), created: unixSeconds(), model: run.model.name };
     const events = await this.start(run, prompt, undefined, reply);
-    if (plan.stream) return sendSse(reply, completionChunks(events, { ...meta, includeUsage: plan.includeUsage }));
+    if (plan.stream)
+      return sendSse(reply, completionChunks(events, { ...meta, includeUsage: plan.includeUsage }));
     const { text, done } = await collect(events);
     return sendJson(reply, textCompletion(meta, text, done));
   }

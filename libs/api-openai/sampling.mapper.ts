@@ -17,7 +17,9 @@ export function rejectUnsupported(req: SamplingRequest): void {
   }
 }
 
-export function toOllamaOptions(req: SamplingRequest & { max_completion_tokens?: number | null }): OllamaOptions {
+export function toOllamaOptions(
+  req: SamplingRequest & { max_completion_tokens?: number | null },
+): OllamaOptions {
   const options: OllamaOptions = {};
   const set = (name: string, value: unknown) => {
     if (value !== undefined && value !== null) options[name] = value;

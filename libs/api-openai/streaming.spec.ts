@@ -10,6 +10,7 @@ interface Served {
 
 /** A real Fastify server on a real socket, so hijacking and SSE framing behave as in production. */
 async function serve(handler: (reply: import('fastify').FastifyReply) => Promise<void>): Promise<Served> {
+  // fetch keeps connections alive; close them so each test's server shuts down at once.
   const app = Fastify({ forceCloseConnections: true });
   app.get('/s', async (_req, reply) => {
     try {
@@ -24,7 +25,12 @@ async function serve(handler: (reply: import('fastify').FastifyReply) => Promise
     get: async () => {
       const res = await fetch(`${url}/s`);
       const body = await res.text();
-      return { statusCode: res.status, headers: Object.fromEntries(res.headers), body, json: () => JSON.parse(body) };
+      return {
+        statusCode: res.status,
+        headers: Object.fromEntries(res.headers),
+        body,
+        json: () => JSON.parse(body),
+      };
     },
   };
 }
@@ -47,18 +53,33 @@ describe('sendSse', () => {
     const res = await get();
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
-    expect(events(res.body)).toEqual([{ type: 'chunk', text: 'a', tokens: 1 }, { type: 'chunk', text: 'b', tokens: 1 }, done(), '[DONE]']);
+    expect(events(res.body)).toEqual([
+      { type: 'chunk', text: 'a', tokens: 1 },
+      { type: 'chunk', text: 'b', tokens: 1 },
+      done(),
+      '[DONE]',
+    ]);
     await app.close();
   });
 
   it('reports a failure after streaming began in-band in OpenAI shape, then closes without [DONE]', async () => {
-    const failing = run(['a'], new CorralError('worker_failed', 'inference worker stopped while generating (crash)'));
+    const failing = run(
+      ['a'],
+      new CorralError('worker_failed', 'inference worker stopped while generating (crash)'),
+    );
     const { app, get } = await serve((reply) => sendSse(reply, failing));
     const res = await get();
     expect(res.statusCode).toBe(200);
     expect(events(res.body)).toEqual([
       { type: 'chunk', text: 'a', tokens: 1 },
-      { error: { message: 'inference worker stopped while generating (crash)', type: 'api_error', param: null, code: 'worker_failed' } },
+      {
+        error: {
+          message: 'inference worker stopped while generating (crash)',
+          type: 'api_error',
+          param: null,
+          code: 'worker_failed',
+        },
+      },
     ]);
     await app.close();
   });
@@ -95,13 +116,10 @@ describe('clientGone', () => {
     const res = await fetch(url, { signal: ac.signal });
     await res.body?.getReader().read();
     ac.abort();
-    console.log('aborted client');
     expect(await aborted).toBe(true);
-    console.log('part 1 ok');
     await app.close();
-    console.log('closed 1');
 
-    const done = await serve(async (reply) => {
+    const complete = await serve(async (reply) => {
       const signal = clientGone(reply);
       aborted = new Promise((resolve) => {
         signal.addEventListener('abort', () => resolve(true));
@@ -109,17 +127,17 @@ describe('clientGone', () => {
       });
       await sendSse(reply, run(['a']));
     });
-    await done.get();
-    console.log('got 2');
+    await complete.get();
     expect(await aborted).toBe(false);
-    console.log('part 2 ok');
-    await done.app.close();
+    await complete.app.close();
   });
 });
 
 describe('primed', () => {
   it('raises a failure of the first event before anything is sent, so it is an HTTP error', async () => {
-    const { app, get } = await serve(async (reply) => sendSse(reply, await primed(run([], new CorralError('bad_request', 'prompt too long')))));
+    const { app, get } = await serve(async (reply) =>
+      sendSse(reply, await primed(run([], new CorralError('bad_request', 'prompt too long')))),
+    );
     const res = await get();
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({ error: 'prompt too long' });

@@ -46,7 +46,9 @@ export async function primed<T>(gen: AsyncGenerator<T>): Promise<AsyncIterable<T
 }
 
 /** All text and the done event of a run, for non-streamed replies. */
-export async function collect(events: AsyncIterable<GenerationEvent>): Promise<{ text: string; done: DoneResult }> {
+export async function collect(
+  events: AsyncIterable<GenerationEvent>,
+): Promise<{ text: string; done: DoneResult }> {
   let text = '';
   let done: DoneResult | undefined;
   for await (const ev of events) {
@@ -60,7 +62,8 @@ export async function collect(events: AsyncIterable<GenerationEvent>): Promise<{
 /** The OpenAI error object for an in-band stream error; 500s never carry internals. */
 export function streamError(e: unknown, requestId: string): unknown {
   const d = describeError(e);
-  const message = d.status >= 500 && d.code === 'internal' ? `internal error (request id ${requestId})` : d.message;
+  const message =
+    d.status >= 500 && d.code === 'internal' ? `internal error (request id ${requestId})` : d.message;
   return errorBody('openai', d.status, message, d.code, d.param);
 }
 
@@ -75,7 +78,8 @@ export async function sendSse(reply: FastifyReply, chunks: AsyncIterable<unknown
     writer.sse('[DONE]');
   } catch (e) {
     const d = describeError(e);
-    if (d.status >= 500) logger.error(`stream ${reply.request.id} failed: ${(e as Error)?.message}`, (e as Error)?.stack);
+    if (d.status >= 500)
+      logger.error(`stream ${reply.request.id} failed: ${(e as Error)?.message}`, (e as Error)?.stack);
     writer.sse(streamError(e, String(reply.request.id)));
   } finally {
     writer.end();

@@ -16,7 +16,10 @@ export function done(over: Partial<DoneResult> = {}): DoneResult {
   };
 }
 
-export async function* run(pieces: string[], end: DoneResult | Error = done()): AsyncGenerator<GenerationEvent> {
+export async function* run(
+  pieces: string[],
+  end: DoneResult | Error = done(),
+): AsyncGenerator<GenerationEvent> {
   for (const text of pieces) yield { type: 'chunk', text, tokens: 1 };
   if (end instanceof Error) throw end;
   yield end;

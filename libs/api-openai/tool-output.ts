@@ -13,7 +13,11 @@ export interface WireToolCall {
   function: { name: string; arguments: string };
 }
 
-export function toWireToolCall(call: { id?: string; name: string; arguments: Record<string, unknown> | string }): WireToolCall {
+export function toWireToolCall(call: {
+  id?: string;
+  name: string;
+  arguments: Record<string, unknown> | string;
+}): WireToolCall {
   return {
     id: call.id ?? openAiId('call_'),
     type: 'function',
@@ -33,7 +37,8 @@ export function forcedToolCall(text: string, tools: readonly ToolDef[]): WireToo
   if (tools.length === 1 && only) return toWireToolCall({ name: only.name, arguments: text.trim() });
   try {
     const parsed = JSON.parse(text) as { name?: unknown; arguments?: unknown };
-    if (typeof parsed.name !== 'string' || typeof parsed.arguments !== 'object' || parsed.arguments === null) return null;
+    if (typeof parsed.name !== 'string' || typeof parsed.arguments !== 'object' || parsed.arguments === null)
+      return null;
     return toWireToolCall({ name: parsed.name, arguments: parsed.arguments as Record<string, unknown> });
   } catch {
     // Cut short by max_tokens: no complete call to report.
@@ -42,7 +47,10 @@ export function forcedToolCall(text: string, tools: readonly ToolDef[]): WireToo
 }
 
 /** The whole output of a non-streamed run → message content and tool calls. */
-export function readChatOutput(text: string, mode: ToolMode): { content: string | null; toolCalls: WireToolCall[] } {
+export function readChatOutput(
+  text: string,
+  mode: ToolMode,
+): { content: string | null; toolCalls: WireToolCall[] } {
   switch (mode.kind) {
     case 'none':
       return { content: text, toolCalls: [] };

@@ -9,8 +9,25 @@ import type { ToolDef } from '@corral/dispatch';
  * other keyword, so that a strict schema is never silently half-enforced.
  */
 const ENFORCED = new Set([
-  'type', 'const', 'enum', 'oneOf', 'anyOf', 'properties', 'required', 'additionalProperties', 'minProperties',
-  'maxProperties', 'items', 'prefixItems', 'minItems', 'maxItems', 'minLength', 'maxLength', 'format', '$ref', '$defs',
+  'type',
+  'const',
+  'enum',
+  'oneOf',
+  'anyOf',
+  'properties',
+  'required',
+  'additionalProperties',
+  'minProperties',
+  'maxProperties',
+  'items',
+  'prefixItems',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'format',
+  '$ref',
+  '$defs',
   'description',
 ]);
 const FORMATS = new Set(['date-time', 'time', 'date']);

@@ -2,7 +2,11 @@ import { finishReason, toUsage } from './usage.mapper';
 
 describe('usage and finish_reason', () => {
   it('adds prompt and completion tokens', () => {
-    expect(toUsage({ promptTokens: 10, completionTokens: 5 })).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+    expect(toUsage({ promptTokens: 10, completionTokens: 5 })).toEqual({
+      prompt_tokens: 10,
+      completion_tokens: 5,
+      total_tokens: 15,
+    });
   });
 
   it.each([

@@ -42,7 +42,11 @@ function quote(v: unknown): string {
 export function issueMessage(issue: Issue): string {
   const field = fieldPath(issue.path) || 'body';
   const name = `'${field}'`;
-  if ('input' in issue && issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) {
+  if (
+    'input' in issue &&
+    issue.input === undefined &&
+    (issue.code === 'invalid_type' || issue.code === 'invalid_union')
+  ) {
     return `${name} is required`;
   }
   switch (issue.code) {
@@ -54,19 +58,32 @@ export function issueMessage(issue: Issue): string {
         ? `${name} must be ${quote(issue.values[0])}`
         : `${name} must be one of ${issue.values.map(quote).join(', ')}`;
     case 'too_small':
-      if (issue.origin === 'array') return `${name} must have at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}`;
-      if (issue.origin === 'string') return issue.minimum === 1 ? `${name} must not be empty` : `${name} must be at least ${issue.minimum} characters`;
+      if (issue.origin === 'array')
+        return `${name} must have at least ${issue.minimum} item${issue.minimum === 1 ? '' : 's'}`;
+      if (issue.origin === 'string')
+        return issue.minimum === 1
+          ? `${name} must not be empty`
+          : `${name} must be at least ${issue.minimum} characters`;
       return `${name} must be ${issue.inclusive ? 'at least' : 'greater than'} ${issue.minimum}`;
     case 'too_big':
-      if (issue.origin === 'array') return `${name} must have at most ${issue.maximum} item${issue.maximum === 1 ? '' : 's'}`;
+      if (issue.origin === 'array')
+        return `${name} must have at most ${issue.maximum} item${issue.maximum === 1 ? '' : 's'}`;
       if (issue.origin === 'string') return `${name} must be at most ${issue.maximum} characters`;
       return `${name} must be ${issue.inclusive ? 'at most' : 'less than'} ${issue.maximum}`;
     case 'invalid_union':
       // Schemas give their unions a message of their own; zod's default says nothing useful.
-      return issue.message && !issue.message.startsWith('Invalid') ? `${name} ${issue.message}` : `${name} is invalid`;
+      return issue.message && !issue.message.startsWith('Invalid')
+        ? `${name} ${issue.message}`
+        : `${name} is invalid`;
     case 'unrecognized_keys':
       return `unrecognized field${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map(quote).join(', ')}`;
-    default:
+    case 'invalid_format':
+      return `${name} must be a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `${name} must be a multiple of ${String(issue.divisor)}`;
+    case 'invalid_key':
+    case 'invalid_element':
+    case 'custom':
       return `${name}: ${issue.message}`;
   }
 }

@@ -50,9 +50,24 @@ function requestTemplate(src: string): OllamaTemplate {
   }
 }
 
+// Model templates are few and reused on every request: keep their parse trees.
+const parsedTemplates = new Map<string, OllamaTemplate>();
+const MAX_CACHED = 64;
+
+function modelTemplate(src: string): OllamaTemplate {
+  let t = parsedTemplates.get(src);
+  if (!t) {
+    t = OllamaTemplate.parse(src);
+    if (parsedTemplates.size >= MAX_CACHED)
+      parsedTemplates.delete(parsedTemplates.keys().next().value as string);
+    parsedTemplates.set(src, t);
+  }
+  return t;
+}
+
 function goTemplate(model: ResolvedModel, override: string | undefined): OllamaTemplate | null {
   if (override) return requestTemplate(override);
-  return model.template ? OllamaTemplate.parse(model.template) : null;
+  return model.template ? modelTemplate(model.template) : null;
 }
 
 const thinkFlag = (think: ThinkSetting | undefined): boolean | undefined =>
@@ -77,7 +92,7 @@ export function buildGeneratePrompt(model: ResolvedModel, req: GeneratePromptReq
     return { kind: 'chat', messages, ...(think === undefined ? {} : { think }) };
   }
 
-  const t = tmpl ?? OllamaTemplate.parse(DEFAULT_TEMPLATE);
+  const t = tmpl ?? modelTemplate(DEFAULT_TEMPLATE);
   const text = req.suffix
     ? t.execute({ prompt: req.prompt, suffix: req.suffix, think: req.think })
     : t.execute({ messages, think: req.think });

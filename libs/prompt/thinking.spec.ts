@@ -60,6 +60,13 @@ describe('ToolCallDetector', () => {
     });
   });
 
+  it('does not hold back content that merely starts with a bracket', () => {
+    const d = new ToolCallDetector(WEATHER_TOOLS);
+    expect(d.push('[')).toBe('');
+    expect(d.push('1] See the docs.')).toBe('[1] See the docs.');
+    expect(new ToolCallDetector(WEATHER_TOOLS).push('{x} is a placeholder')).toBe('{x} is a placeholder');
+  });
+
   it('streams everything when the request has no tools', () => {
     const d = new ToolCallDetector([]);
     expect(d.push('{"name": "x"}')).toBe('{"name": "x"}');

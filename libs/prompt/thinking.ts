@@ -36,16 +36,16 @@ export function splitThinking(text: string, options: SplitThinkingOptions = {}):
   return thinking ? { thinking, content } : { content };
 }
 
-const CALL_PREFIXES = [
-  '<tool_call>',
-  '[TOOL_CALLS]',
-  '<|python_tag|>',
-  '<function=',
-  '```json',
-  '```\n',
-  '{',
-  '[',
-];
+const CALL_TAGS = ['<tool_call>', '[TOOL_CALLS]', '<|python_tag|>', '<function=', '```json', '```\n'];
+/** A JSON object or array of objects whose first key is quoted: how bare calls start. */
+const JSON_CALL_START = /^(\{\s*"|\[\s*\{\s*")/;
+const JSON_CALL_PENDING = /^(\{\s*|\[\s*|\[\s*\{\s*)$/;
+
+function classify(head: string): DetectorState {
+  if (CALL_TAGS.some((t) => head.startsWith(t)) || JSON_CALL_START.test(head)) return 'tool_call';
+  if (CALL_TAGS.some((t) => t.startsWith(head)) || JSON_CALL_PENDING.test(head)) return 'undecided';
+  return 'content';
+}
 
 export type DetectorState = 'undecided' | 'content' | 'tool_call';
 
@@ -76,12 +76,8 @@ export class ToolCallDetector {
     if (this.decided === 'tool_call') return '';
     const head = this.buffer.trimStart();
     if (head === '') return '';
-    if (CALL_PREFIXES.some((p) => head.startsWith(p))) {
-      this.decided = 'tool_call';
-      return '';
-    }
-    if (CALL_PREFIXES.some((p) => p.startsWith(head))) return '';
-    this.decided = 'content';
+    this.decided = classify(head);
+    if (this.decided !== 'content') return '';
     const out = this.buffer;
     this.buffer = '';
     return out;

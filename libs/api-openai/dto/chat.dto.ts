@@ -26,7 +26,11 @@ export const ToolCallInSchema = z.object({
   }),
 });
 
-const SystemMessage = z.object({ role: z.enum(['system', 'developer']), content: Content, name: z.string().nullish() });
+const SystemMessage = z.object({
+  role: z.enum(['system', 'developer']),
+  content: Content,
+  name: z.string().nullish(),
+});
 const UserMessage = z.object({ role: z.literal('user'), content: Content, name: z.string().nullish() });
 const AssistantMessage = z.object({
   role: z.literal('assistant'),
@@ -40,7 +44,11 @@ const AssistantMessage = z.object({
 });
 const ToolMessage = z.object({ role: z.literal('tool'), content: Content, tool_call_id: z.string() });
 /** Deprecated by OpenAI in favour of `tool`, still sent by older clients. */
-const FunctionMessage = z.object({ role: z.literal('function'), content: z.string().nullable(), name: z.string() });
+const FunctionMessage = z.object({
+  role: z.literal('function'),
+  content: z.string().nullable(),
+  name: z.string(),
+});
 
 export const ChatMessageInSchema = z.discriminatedUnion(
   'role',
@@ -65,7 +73,7 @@ export const ToolChoiceSchema = z.union(
     z.enum(['none', 'auto', 'required']),
     z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
   ],
-  { error: "must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}" },
+  { error: 'must be \'none\', \'auto\', \'required\' or {"type": "function", "function": {"name": ...}}' },
 );
 export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
 
