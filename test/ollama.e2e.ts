@@ -119,19 +119,37 @@ describe('generate and chat', () => {
   });
 
   it('chats, streamed and not', async () => {
-    const r = await ollama.chat({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], stream: false });
+    const r = await ollama.chat({
+      model: 'scripted',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: false,
+    });
     expect(r.message).toMatchObject({ role: 'assistant', content: SCRIPT_TEXT });
-    const s = await ollama.chat({ model: 'scripted', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const s = await ollama.chat({
+      model: 'scripted',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     let text = '';
     for await (const part of s) text += part.message.content;
     expect(text).toBe(SCRIPT_TEXT);
   });
 
   it('honours num_predict and stop', async () => {
-    const r = await ollama.generate({ model: 'scripted', prompt: 'x', stream: false, options: { num_predict: 2 } });
+    const r = await ollama.generate({
+      model: 'scripted',
+      prompt: 'x',
+      stream: false,
+      options: { num_predict: 2 },
+    });
     expect(r.response).toBe('Hello from');
     expect(r.done_reason).toBe('length');
-    const s = await ollama.generate({ model: 'scripted', prompt: 'x', stream: false, options: { stop: [' Corral'] } });
+    const s = await ollama.generate({
+      model: 'scripted',
+      prompt: 'x',
+      stream: false,
+      options: { stop: [' Corral'] },
+    });
     expect(s.response).toBe('Hello from');
   });
 
@@ -151,7 +169,9 @@ describe('generate and chat', () => {
       ],
       stream: false,
     });
-    expect(r.message.tool_calls).toEqual([{ function: expect.objectContaining({ name: 'get_weather', arguments: { city: 'Paris' } }) }]);
+    expect(r.message.tool_calls).toEqual([
+      { function: expect.objectContaining({ name: 'get_weather', arguments: { city: 'Paris' } }) },
+    ]);
   });
 
   it('constrains output to a JSON schema', async () => {
@@ -161,13 +181,25 @@ describe('generate and chat', () => {
       required: ['color', 'ok'],
     };
     for (const seed of [1, 2, 3]) {
-      const r = await ollama.generate({ model: 'random', prompt: 'Pick', format: schema, stream: false, options: { seed, temperature: 1 } });
-      const v = JSON.parse(r.response ?? "") as { color: string; ok: boolean };
+      const r = await ollama.generate({
+        model: 'random',
+        prompt: 'Pick',
+        format: schema,
+        stream: false,
+        options: { seed, temperature: 1 },
+      });
+      const v = JSON.parse(r.response ?? '') as { color: string; ok: boolean };
       expect(['red', 'green', 'blue']).toContain(v.color);
       expect(typeof v.ok).toBe('boolean');
     }
-    const j = await ollama.generate({ model: 'random', prompt: 'Pick', format: 'json', stream: false, options: { num_predict: 64 } });
-    expect(j.done_reason === 'length' || JSON.parse(j.response ?? "") !== undefined).toBe(true);
+    const j = await ollama.generate({
+      model: 'random',
+      prompt: 'Pick',
+      format: 'json',
+      stream: false,
+      options: { num_predict: 64 },
+    });
+    expect(j.done_reason === 'length' || JSON.parse(j.response ?? '') !== undefined).toBe(true);
   });
 
   it('runs 4 concurrent streams to completion', async () => {
@@ -189,7 +221,11 @@ describe('generate and chat', () => {
         const ac = new AbortController();
         const res = await fetch(`${corral.url}/api/generate`, {
           method: 'POST',
-          body: JSON.stringify({ model: 'random', prompt: 'go', options: { num_predict: 100000, temperature: 1 } }),
+          body: JSON.stringify({
+            model: 'random',
+            prompt: 'go',
+            options: { num_predict: 100000, temperature: 1 },
+          }),
           signal: ac.signal,
         });
         const reader = res.body!.getReader();
@@ -199,7 +235,12 @@ describe('generate and chat', () => {
       }),
     );
     expect(aborts).toHaveLength(4);
-    const r = await ollama.generate({ model: 'random', prompt: 'again', stream: false, options: { num_predict: 5 } });
+    const r = await ollama.generate({
+      model: 'random',
+      prompt: 'again',
+      stream: false,
+      options: { num_predict: 5 },
+    });
     expect(r.eval_count).toBe(5);
   });
 });
@@ -245,7 +286,10 @@ describe('errors in Ollama shape', () => {
       status_code: 404,
       error: "model 'nope' not found",
     });
-    const res = await postJson(`${corral.url}/api/chat`, { model: 'nope', messages: [{ role: 'user', content: 'x' }] });
+    const res = await postJson(`${corral.url}/api/chat`, {
+      model: 'nope',
+      messages: [{ role: 'user', content: 'x' }],
+    });
     expect(res.status).toBe(404);
     expect(res.json).toEqual({ error: "model 'nope' not found" });
   });
@@ -257,7 +301,11 @@ describe('errors in Ollama shape', () => {
     const missing = await postJson(`${corral.url}/api/generate`, { prompt: 'x' });
     expect(missing.status).toBe(400);
     expect(missing.json?.error).toBe('model is required');
-    const opt = await postJson(`${corral.url}/api/generate`, { model: 'scripted', prompt: 'x', options: { temprature: 1 } });
+    const opt = await postJson(`${corral.url}/api/generate`, {
+      model: 'scripted',
+      prompt: 'x',
+      options: { temprature: 1 },
+    });
     expect(opt.status).toBe(400);
     expect(opt.json?.error).toBe("unknown option 'temprature'");
   });
@@ -265,7 +313,10 @@ describe('errors in Ollama shape', () => {
   it('404 for unknown routes, 413 for oversized bodies', async () => {
     const r = await fetch(`${corral.url}/api/nothing`);
     expect(r.status).toBe(404);
-    const big = await postJson(`${corral.url}/api/generate`, { model: 'scripted', prompt: 'x'.repeat(40 * 1024 * 1024) });
+    const big = await postJson(`${corral.url}/api/generate`, {
+      model: 'scripted',
+      prompt: 'x'.repeat(40 * 1024 * 1024),
+    });
     expect(big.status).toBe(413);
   });
 });

@@ -43,7 +43,11 @@ describe('worker crash', () => {
   it('ends the stream with an error line and restarts the worker', async () => {
     const res = await fetch(`${corral.url}/api/generate`, {
       method: 'POST',
-      body: JSON.stringify({ model: 'random', prompt: 'go', options: { num_predict: 1000000, temperature: 1 } }),
+      body: JSON.stringify({
+        model: 'random',
+        prompt: 'go',
+        options: { num_predict: 1000000, temperature: 1 },
+      }),
     });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
@@ -57,7 +61,10 @@ describe('worker crash', () => {
       if (done) break;
       text += new TextDecoder().decode(value);
     }
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { error?: string });
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { error?: string });
     expect(lines.at(-1)?.error).toMatch(/worker/);
 
     // The worker is restarted and new requests succeed.
@@ -94,7 +101,11 @@ describe('bounded queue', () => {
     await new Promise((r) => setTimeout(r, 300));
     const second = long();
     await new Promise((r) => setTimeout(r, 300));
-    const third = await postJson(`${corral.url}/api/generate`, { model: 'random', prompt: 'x', stream: false });
+    const third = await postJson(`${corral.url}/api/generate`, {
+      model: 'random',
+      prompt: 'x',
+      stream: false,
+    });
     expect(third.status).toBe(503);
     expect(String(third.json?.error)).toMatch(/busy|queue/);
     expect((await first).status).toBe(200);

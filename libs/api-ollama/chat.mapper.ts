@@ -15,7 +15,11 @@ export function toChatMessages(messages: z.infer<typeof ChatMessageBody>[]): Cha
         try {
           args = JSON.parse(args);
         } catch {
-          throw new CorralError('bad_request', `messages[${i}].tool_calls: arguments are not valid JSON`, 'messages');
+          throw new CorralError(
+            'bad_request',
+            `messages[${i}].tool_calls: arguments are not valid JSON`,
+            'messages',
+          );
         }
       }
       return { name: tc.function.name, arguments: (args ?? {}) as Record<string, unknown> };
@@ -32,11 +36,17 @@ export function toChatMessages(messages: z.infer<typeof ChatMessageBody>[]): Cha
 
 export function toToolDefs(tools: z.infer<typeof ToolBody>[] | undefined): ToolDef[] | undefined {
   if (!tools || tools.length === 0) return undefined;
-  return tools.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters }));
+  return tools.map((t) => ({
+    name: t.function.name,
+    description: t.function.description,
+    parameters: t.function.parameters,
+  }));
 }
 
 /** Ollama's reply shape for tool calls. */
-export function toWireToolCalls(calls: ToolCall[]): { function: { index: number; name: string; arguments: Record<string, unknown> } }[] {
+export function toWireToolCalls(
+  calls: ToolCall[],
+): { function: { index: number; name: string; arguments: Record<string, unknown> } }[] {
   return calls.map((c, index) => ({ function: { index, name: c.name, arguments: c.arguments } }));
 }
 

@@ -14,14 +14,24 @@ export class EmbeddingService {
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     if (inputs.length === 0) {
-      return { model: run.model.name, embeddings: [], total_duration: nsSince(start), load_duration: 0, prompt_eval_count: 0 };
+      return {
+        model: run.model.name,
+        embeddings: [],
+        total_duration: nsSince(start),
+        load_duration: 0,
+        prompt_eval_count: 0,
+      };
     }
     const r = await this.runs.scheduler.embed({ ...run.target, inputs, truncate: body.truncate !== false });
     let vectors = r.vectors;
     if (body.dimensions !== undefined) {
       const dim = vectors[0]?.length ?? 0;
       if (body.dimensions > dim) {
-        throw new CorralError('bad_request', `dimensions must be at most ${dim} for this model`, 'dimensions');
+        throw new CorralError(
+          'bad_request',
+          `dimensions must be at most ${dim} for this model`,
+          'dimensions',
+        );
       }
       vectors = vectors.map((v) => normalise(v.slice(0, body.dimensions)));
     }

@@ -34,14 +34,23 @@ export class GenerationService {
   /** Empty prompt / no messages: load (or with keep_alive 0, unload) and answer at once. */
   private async loadOnly(kind: Kind, run: PreparedRun, reply: FastifyReply, start: bigint): Promise<void> {
     const base = { model: run.model.name, created_at: new Date().toISOString() };
-    const body = kind === 'generate' ? { ...base, response: '' } : { ...base, message: { role: 'assistant', content: '' } };
+    const body =
+      kind === 'generate'
+        ? { ...base, response: '' }
+        : { ...base, message: { role: 'assistant', content: '' } };
     if (run.target.keepAliveMs === 0) {
       await this.runs.scheduler.unload(run.model.name);
       await reply.send({ ...body, done: true, done_reason: 'unload' });
       return;
     }
     const loadNs = await this.runs.scheduler.load(run.target);
-    await reply.send({ ...body, done: true, done_reason: 'load', total_duration: nsSince(start), load_duration: loadNs });
+    await reply.send({
+      ...body,
+      done: true,
+      done_reason: 'load',
+      total_duration: nsSince(start),
+      load_duration: loadNs,
+    });
   }
 
   private requireCompletion(run: PreparedRun, kind: Kind): void {
@@ -53,7 +62,8 @@ export class GenerationService {
   async generate(body: GenerateBody, reply: FastifyReply): Promise<void> {
     const start = process.hrtime.bigint();
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
-    if (body.images?.length) throw new CorralError('bad_request', `"${run.model.name}" does not support images`, 'images');
+    if (body.images?.length)
+      throw new CorralError('bad_request', `"${run.model.name}" does not support images`, 'images');
     if (!body.prompt && !body.suffix) return this.loadOnly('generate', run, reply, start);
     this.requireCompletion(run, 'generate');
     const prompt = buildGeneratePrompt(run.model, {
@@ -114,8 +124,14 @@ export class GenerationService {
 
     const piece = (text: string, thinking: string) => {
       const created_at = new Date().toISOString();
-      if (kind === 'generate') return { model: name, created_at, response: text, ...(thinking ? { thinking } : {}), done: false };
-      return { model: name, created_at, message: { role: 'assistant', content: text, ...(thinking ? { thinking } : {}) }, done: false };
+      if (kind === 'generate')
+        return { model: name, created_at, response: text, ...(thinking ? { thinking } : {}), done: false };
+      return {
+        model: name,
+        created_at,
+        message: { role: 'assistant', content: text, ...(thinking ? { thinking } : {}) },
+        done: false,
+      };
     };
     const emit = (text: string) => {
       let thinking = '';
@@ -179,7 +195,10 @@ export class GenerationService {
         ...final,
       };
     } else {
-      const message: Record<string, unknown> = { role: 'assistant', content: writer || wireCalls ? '' : full };
+      const message: Record<string, unknown> = {
+        role: 'assistant',
+        content: writer || wireCalls ? '' : full,
+      };
       if (!writer && fullThinking) message.thinking = fullThinking;
       if (wireCalls) message.tool_calls = wireCalls;
       last = { model: name, created_at, message, done: true, ...final };

@@ -80,7 +80,11 @@ export class ModelsController {
   }
 
   @Post('blobs/:digest')
-  async putBlob(@Param('digest') digest: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async putBlob(
+    @Param('digest') digest: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     if (await this.registry.blobs.has(digest)) {
       req.raw.resume();
       await reply.status(200).send();

@@ -54,6 +54,7 @@ export class ThinkingSplitter {
 }
 
 function partialSuffix(text: string, tag: string): number {
-  for (let n = Math.min(tag.length - 1, text.length); n > 0; n--) if (tag.startsWith(text.slice(-n))) return n;
+  for (let n = Math.min(tag.length - 1, text.length); n > 0; n--)
+    if (tag.startsWith(text.slice(-n))) return n;
   return 0;
 }

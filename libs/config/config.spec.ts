@@ -1,4 +1,5 @@
-import { clientBaseUrl, loadConfig, parseDuration, parseHost } from '@corral/config';
+import { readFileSync } from 'node:fs';
+import { ENV_KEYS, clientBaseUrl, loadConfig, parseDuration, parseHost } from '@corral/config';
 
 describe('config', () => {
   it('defaults to embedded mode on Ollama port', () => {
@@ -31,8 +32,6 @@ describe('config', () => {
 
 describe('config docs', () => {
   it('documents every key in docs/configuration.md and the example env file', () => {
-    const { readFileSync } = require('node:fs') as typeof import('node:fs');
-    const { ENV_KEYS } = require('@corral/config') as typeof import('@corral/config');
     const doc = readFileSync(__dirname + '/../../docs/configuration.md', 'utf8');
     const example = readFileSync(__dirname + '/../../config/corral.env.example', 'utf8');
     for (const key of Object.keys(ENV_KEYS)) {

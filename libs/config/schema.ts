@@ -34,8 +34,10 @@ export const ENV_KEYS = {
   OLLAMA_CONTEXT_LENGTH: 'Default context length (num_ctx) per sequence. Defaults to 4096.',
   CORRAL_WORKERS: 'Worker processes to fork: "auto" (one per GPU, else one) or a number. Defaults to auto.',
   CORRAL_GPU: 'Inference backend: auto, cuda, vulkan, metal or cpu. Defaults to auto.',
-  CORRAL_THREADS: 'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
-  CORRAL_BODY_LIMIT: 'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
+  CORRAL_THREADS:
+    'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
+  CORRAL_BODY_LIMIT:
+    'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
   CORRAL_REQUEST_TIMEOUT: 'Longest wait for a worker to answer a load (duration). Defaults to 10m.',
 } as const;
@@ -47,8 +49,14 @@ const EnvSchema = z.object({
   CORRAL_HOST: z.string().min(1).optional(),
   OLLAMA_HOST: z.string().min(1).optional(),
   OLLAMA_MODELS: z.string().min(1).optional(),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .optional(),
   OLLAMA_NUM_PARALLEL: int(1).default(4),
   OLLAMA_MAX_LOADED_MODELS: int(1).default(3),
   OLLAMA_MAX_QUEUE: int(0).default(512),
@@ -110,7 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     host,
     port,
     modelsDir: resolve(e.OLLAMA_MODELS ?? join(home, 'models')),
-    database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: join(home, 'db') },
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dataDir: join(home, 'db') },
     redisUrl: e.REDIS_URL,
     numParallel: e.OLLAMA_NUM_PARALLEL,
     maxLoadedModels: e.OLLAMA_MAX_LOADED_MODELS,

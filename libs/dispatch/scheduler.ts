@@ -121,14 +121,19 @@ export class Scheduler {
       clearTimeout(inst.timer);
       this.instances.delete(key);
       for (const waiter of inst.waiters.splice(0)) {
-        waiter.reject(new CorralError('worker_failed', `the worker running '${inst.target.name}' stopped (${reason})`));
+        waiter.reject(
+          new CorralError('worker_failed', `the worker running '${inst.target.name}' stopped (${reason})`),
+        );
       }
     }
     for (const [, job] of this.jobs) if (job.worker === w) job.onWorkerGone(reason);
   }
 
   /** Sends one request/response job to a worker; resolves with the first terminal message. */
-  private call(worker: WorkerLink, build: (id: string) => Parameters<WorkerLink['send']>[0]): Promise<FromWorker> {
+  private call(
+    worker: WorkerLink,
+    build: (id: string) => Parameters<WorkerLink['send']>[0],
+  ): Promise<FromWorker> {
     const id = randomUUID();
     return new Promise((resolve, reject) => {
       this.jobs.set(id, {
@@ -148,7 +153,13 @@ export class Scheduler {
 
   private specFor(t: RunTarget): ModelSpec {
     const partial = ModelSpecSchema.omit({ key: true, name: true }).parse(t.spec);
-    const key = [t.info.digest, partial.numCtx, partial.numParallel, partial.numGpuLayers, ...partial.adapters.map((a) => a.path)].join('|');
+    const key = [
+      t.info.digest,
+      partial.numCtx,
+      partial.numParallel,
+      partial.numGpuLayers,
+      ...partial.adapters.map((a) => a.path),
+    ].join('|');
     return { ...partial, key, name: t.name };
   }
 
@@ -245,7 +256,9 @@ export class Scheduler {
       try {
         await this.makeRoom(worker, spec.key);
         for (let attempt = 0; ; attempt++) {
-          const reply = await this.withTimeout(this.call(worker, (id) => ({ type: 'load', id, model: spec })));
+          const reply = await this.withTimeout(
+            this.call(worker, (id) => ({ type: 'load', id, model: spec })),
+          );
           if (reply.type === 'loaded') {
             inst.loaded = reply.model;
             inst.pendingLoadNs = reply.model.loadDurationNs;
@@ -331,13 +344,16 @@ export class Scheduler {
           events.end();
         } else if (m.type === 'error') {
           finished = true;
-          const code = m.code === 'bad_request' || m.code === 'context_overflow' ? 'bad_request' : 'worker_failed';
+          const code =
+            m.code === 'bad_request' || m.code === 'context_overflow' ? 'bad_request' : 'worker_failed';
           events.fail(new CorralError(code, m.message));
         }
       },
       onWorkerGone: (reason) => {
         finished = true;
-        events.fail(new CorralError('worker_failed', `inference worker stopped while generating (${reason})`));
+        events.fail(
+          new CorralError('worker_failed', `inference worker stopped while generating (${reason})`),
+        );
       },
     });
     try {
@@ -446,7 +462,9 @@ export class Scheduler {
   /** Unloads instances of any model whose digest is no longer served (after delete). */
   async unloadDigest(digest: string): Promise<void> {
     await Promise.all(
-      [...this.instances.values()].filter((i) => i.target.info.digest === digest).map((i) => this.unloadInstance(i)),
+      [...this.instances.values()]
+        .filter((i) => i.target.info.digest === digest)
+        .map((i) => this.unloadInstance(i)),
     );
   }
 
@@ -467,6 +485,10 @@ export class Scheduler {
 
   /** Sequences in use and requests waiting, per model (for metrics and the admin API). */
   queueDepth(): { name: string; active: number; waiting: number }[] {
-    return [...this.instances.values()].map((i) => ({ name: i.target.name, active: i.active, waiting: i.waiters.length }));
+    return [...this.instances.values()].map((i) => ({
+      name: i.target.name,
+      active: i.active,
+      waiting: i.waiters.length,
+    }));
   }
 }

@@ -66,7 +66,9 @@ export class ChildProcessWorkerLink implements WorkerLink {
       if (parsed.data.type === 'hello') this.info = parsed.data.info;
       for (const cb of this.messageCbs) cb(parsed.data);
     });
-    this.child.on('exit', (code, signal) => this.markExited(signal ? `signal ${signal}` : `exit code ${code}`));
+    this.child.on('exit', (code, signal) =>
+      this.markExited(signal ? `signal ${signal}` : `exit code ${code}`),
+    );
     this.child.on('error', (e) => this.markExited(e.message));
   }
 

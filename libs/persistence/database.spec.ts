@@ -7,7 +7,8 @@ import { MIGRATIONS } from '../../migrations';
 const targets: [string, () => { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string }][] = [
   ['pglite', () => ({ kind: 'pglite', dataDir: mkdtempSync(join(tmpdir(), 'corral-db-')) })],
 ];
-if (process.env.DATABASE_URL) targets.push(['postgres', () => ({ kind: 'postgres', url: process.env.DATABASE_URL! })]);
+if (process.env.DATABASE_URL)
+  targets.push(['postgres', () => ({ kind: 'postgres', url: process.env.DATABASE_URL! })]);
 else console.log('DATABASE_URL not set: persistence tests run on PGlite only');
 
 describe.each(targets)('database on %s', (_name, cfgFor) => {
@@ -24,7 +25,9 @@ describe.each(targets)('database on %s', (_name, cfgFor) => {
   });
 
   it('applies migrations at open and records them', async () => {
-    const rows = (await db.dataSource.query(`SELECT value FROM corral_instance WHERE key = 'instance_id'`)) as {
+    const rows = (await db.dataSource.query(
+      `SELECT value FROM corral_instance WHERE key = 'instance_id'`,
+    )) as {
       value: string;
     }[];
     expect(rows[0]?.value).toMatch(/^[0-9a-f]{32}$/);
@@ -60,7 +63,9 @@ describe.each(targets)('database on %s', (_name, cfgFor) => {
   if (cfg.kind === 'pglite') {
     it('has pgvector', async () => {
       expect(db.hasVector).toBe(true);
-      const [r] = (await db.dataSource.query(`SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector AS d`)) as { d: number }[];
+      const [r] = (await db.dataSource.query(`SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector AS d`)) as {
+        d: number;
+      }[];
       expect(Number(r?.d)).toBe(1);
     });
   }

@@ -27,7 +27,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(cfg: CorralConfig['database'], opts: DatabaseOptions = {}): Promise<Database> {
+export async function openDatabase(
+  cfg: CorralConfig['database'],
+  opts: DatabaseOptions = {},
+): Promise<Database> {
   let dataSource: DataSource;
   if (cfg.kind === 'pglite') {
     mkdirSync(cfg.dataDir, { recursive: true });

@@ -100,14 +100,19 @@ export class PGlitePool extends EventEmitter {
           if (e) reject(e);
           else resolve(r);
         };
-        client.query(sql, Array.isArray(params) ? params : undefined, done);
+        void client.query(sql, Array.isArray(params) ? params : undefined, done);
       });
     });
   }
 
   end(cb?: (err: Error | null) => void) {
     const p = this.db.close();
-    if (cb) p.then(() => cb(null), (e: Error) => cb(e));
+    if (cb) {
+      p.then(
+        () => cb(null),
+        (e: Error) => cb(e),
+      );
+    }
     return p;
   }
 }

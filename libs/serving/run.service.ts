@@ -37,7 +37,11 @@ export class RunService {
   keepAliveMs(value: unknown): number {
     if (value === undefined || value === null || value === '') return this.config.keepAliveMs;
     if (typeof value !== 'string' && typeof value !== 'number') {
-      throw new CorralError('bad_request', 'keep_alive must be a duration string or a number of seconds', 'keep_alive');
+      throw new CorralError(
+        'bad_request',
+        'keep_alive must be a duration string or a number of seconds',
+        'keep_alive',
+      );
     }
     const ms = parseDuration(value);
     if (ms === undefined) throw new CorralError('bad_request', `invalid keep_alive '${value}'`, 'keep_alive');

@@ -3,7 +3,12 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 /** Uploads a GGUF as Ollama's client does (HEAD, then POST the blob) and creates a model from it. */
-export async function importModel(url: string, name: string, file: string, extra: Record<string, unknown> = {}) {
+export async function importModel(
+  url: string,
+  name: string,
+  file: string,
+  extra: Record<string, unknown> = {},
+) {
   const data = readFileSync(file);
   const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
   const head = await fetch(`${url}/api/blobs/${digest}`, { method: 'HEAD' });
@@ -28,7 +33,12 @@ export async function postJson(url: string, body: unknown, method = 'POST') {
   } catch {
     json = undefined;
   }
-  return { status: res.status, text, json: json as Record<string, unknown> | undefined, headers: res.headers };
+  return {
+    status: res.status,
+    text,
+    json: json as Record<string, unknown> | undefined,
+    headers: res.headers,
+  };
 }
 
 export function cosine(a: number[], b: number[]): number {

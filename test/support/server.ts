@@ -20,7 +20,8 @@ export interface CorralProcess {
 }
 
 export async function startCorral(env: NodeJS.ProcessEnv = {}, home?: string): Promise<CorralProcess> {
-  if (!existsSync(CLI_ENTRY)) throw new Error(`Corral is not built (${CLI_ENTRY} missing): run npm run build`);
+  if (!existsSync(CLI_ENTRY))
+    throw new Error(`Corral is not built (${CLI_ENTRY} missing): run npm run build`);
   const dir = home ?? mkdtempSync(join(tmpdir(), 'corral-e2e-'));
   const proc = spawn(process.execPath, [CLI_ENTRY, 'serve'], {
     env: {
@@ -79,7 +80,10 @@ export function runCli(
   input?: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const p = spawn(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    const p = spawn(process.execPath, [CLI_ENTRY, ...args], {
+      env: { ...process.env, ...env },
+      stdio: 'pipe',
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

@@ -63,10 +63,14 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     requestIdHeader: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.with({ config, database, registry, scheduler }), adapter, {
-    logger: nestLevels(config.logLevel),
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.with({ config, database, registry, scheduler }),
+    adapter,
+    {
+      logger: nestLevels(config.logLevel),
+      bodyParser: false,
+    },
+  );
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
   fastify.addHook('onSend', async (req, reply) => {
@@ -79,7 +83,9 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  logger.log(`Corral ${CORRAL_VERSION} listening on ${url} (models in ${config.modelsDir}, database ${database.kind})`);
+  logger.log(
+    `Corral ${CORRAL_VERSION} listening on ${url} (models in ${config.modelsDir}, database ${database.kind})`,
+  );
 
   let closed = false;
   return {

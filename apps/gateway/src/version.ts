@@ -8,7 +8,10 @@ export const OLLAMA_API_VERSION = '0.12.0';
 function readOwnVersion(): string {
   for (const up of ['../../..', '../../../..']) {
     try {
-      const pkg = JSON.parse(readFileSync(join(__dirname, up, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(__dirname, up, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'corral' && pkg.version) return pkg.version;
     } catch {
       // try the next candidate

@@ -82,4 +82,7 @@ export const ShowBody = z.object({
 });
 
 export const CopyBody = z.object({ source: z.string().min(1), destination: z.string().min(1) });
-export const DeleteBody = z.object({ model: z.string().min(1).optional(), name: z.string().min(1).optional() });
+export const DeleteBody = z.object({
+  model: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+});

@@ -20,7 +20,13 @@ const OPENAI_TYPES: Record<number, string> = {
   503: 'service_unavailable',
 };
 
-export function errorBody(dialect: Dialect, status: number, message: string, code?: string, param?: string): unknown {
+export function errorBody(
+  dialect: Dialect,
+  status: number,
+  message: string,
+  code?: string,
+  param?: string,
+): unknown {
   if (dialect === 'ollama') return { error: message };
   return {
     error: { message, type: OPENAI_TYPES[status] ?? 'api_error', param: param ?? null, code: code ?? null },

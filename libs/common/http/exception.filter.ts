@@ -13,7 +13,12 @@ interface FastifyLikeError {
   message: string;
 }
 
-export function describeError(e: unknown): { status: number; message: string; code?: string; param?: string } {
+export function describeError(e: unknown): {
+  status: number;
+  message: string;
+  code?: string;
+  param?: string;
+} {
   if (e instanceof CorralError) return { status: e.status, message: e.message, code: e.code, param: e.param };
   if (e instanceof HttpException) {
     const status = e.getStatus();
@@ -23,14 +28,17 @@ export function describeError(e: unknown): { status: number; message: string; co
       const m = (res as { message: unknown }).message;
       message = Array.isArray(m) ? m.join('; ') : String(m);
     }
-    if (status === 404 && /^Cannot (GET|POST|PUT|DELETE|PATCH|HEAD)/.test(message)) message = '404 page not found';
+    if (status === 404 && /^Cannot (GET|POST|PUT|DELETE|PATCH|HEAD)/.test(message))
+      message = '404 page not found';
     return { status, message };
   }
   const fe = e as FastifyLikeError;
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: 'request body is too large', code: 'payload_too_large' };
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return { status: 413, message: 'request body is too large', code: 'payload_too_large' };
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, message: fe.message };
-    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return { status: 400, message: 'request body is empty', code: 'bad_request' };
+    if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      return { status: 400, message: 'request body is empty', code: 'bad_request' };
     if (e instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(fe.message)) {
       return { status: 400, message: `invalid JSON in request body: ${fe.message}`, code: 'bad_request' };
     }
