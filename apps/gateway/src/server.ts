@@ -14,12 +14,16 @@ import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
 import { installBodyParser } from './body-parser';
+import { bootstrapAuth } from '@corral/auth';
 
 export interface RunningServer {
   url: string;
   app: NestFastifyApplication;
   close(): Promise<void>;
 }
+
+/** How long shutdown waits for in-flight requests before stopping the workers under them. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -41,7 +45,11 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   mkdirSync(config.modelsDir, { recursive: true });
 
-  const database = await openDatabase(config.database, { migrations: MIGRATIONS });
+  const database = await openDatabase(config.database, { migrations: MIGRATIONS, schema: config.dbSchema });
+  // --- auth: first start creates the admin and its one-time key (never printed) ---
+  const boot = await bootstrapAuth(database, config.home);
+  if (boot.keyFile) logger.log(`First start: admin API key written to ${boot.keyFile} (mode 0600)`);
+  // --- end auth ---
   const registry = createRegistry({ modelsDir: config.modelsDir });
   const workerCount = config.workers === 'auto' ? 1 : config.workers;
   const pool = new WorkerPool({
@@ -94,7 +102,11 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     close: async () => {
       if (closed) return;
       closed = true;
+      // Let in-flight requests finish, but not forever: after the grace period the workers are
+      // stopped, which ends the remaining generations with an error and lets the server close.
+      const grace = setTimeout(() => void pool.close(), SHUTDOWN_GRACE_MS);
       await app.close();
+      clearTimeout(grace);
       await pool.close();
       await database.close();
     },
