@@ -1,4 +1,14 @@
 /** Every migration, in order. New migrations are added here (file name `<epoch-ms>-PascalName.ts`). */
 import { Init1764160000000 } from './1764160000000-Init';
+import { Identity1764200000000 } from './1764200000000-Identity';
+import { AuditLog1764300000000 } from './1764300000000-AuditLog';
+import { QuotaPolicies1764400000000 } from './1764400000000-QuotaPolicies';
+import { UsageAccounting1764400000001 } from './1764400000001-UsageAccounting';
 
-export const MIGRATIONS = [Init1764160000000];
+export const MIGRATIONS = [
+  Init1764160000000,
+  Identity1764200000000,
+  AuditLog1764300000000,
+  QuotaPolicies1764400000000,
+  UsageAccounting1764400000001,
+];

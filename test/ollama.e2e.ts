@@ -26,7 +26,7 @@ let ollama: Ollama;
 beforeAll(async () => {
   models = await buildTinyModels();
   corral = await startCorral();
-  ollama = new Ollama({ host: corral.url });
+  ollama = new Ollama({ host: corral.url, headers: corral.authHeaders });
   await importModel(corral.url, 'scripted', models.scripted);
   await importModel(corral.url, 'tools', models.toolCaller, { template: '{{ .Prompt }}' });
   await importModel(corral.url, 'random', models.random);
@@ -221,6 +221,7 @@ describe('generate and chat', () => {
         const ac = new AbortController();
         const res = await fetch(`${corral.url}/api/generate`, {
           method: 'POST',
+          headers: corral.authHeaders,
           body: JSON.stringify({
             model: 'random',
             prompt: 'go',

@@ -23,7 +23,7 @@ let openai: OpenAI;
 beforeAll(async () => {
   models = await buildTinyModels();
   corral = await startCorral();
-  openai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  openai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: corral.key, maxRetries: 0 });
   await importModel(corral.url, 'scripted', models.scripted);
   await importModel(corral.url, 'tools', models.toolCaller, { template: '{{ .Prompt }}' });
   await importModel(corral.url, 'random', models.random);
@@ -332,7 +332,7 @@ describe('errors in OpenAI shape', () => {
   it('names a missing field and refuses images', async () => {
     const res = await fetch(`${corral.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...corral.authHeaders },
       body: JSON.stringify({ model: 'scripted' }),
     });
     expect(res.status).toBe(400);

@@ -43,6 +43,7 @@ describe('worker crash', () => {
   it('ends the stream with an error line and restarts the worker', async () => {
     const res = await fetch(`${corral.url}/api/generate`, {
       method: 'POST',
+      headers: corral.authHeaders,
       body: JSON.stringify({
         model: 'random',
         prompt: 'go',
@@ -68,7 +69,7 @@ describe('worker crash', () => {
     expect(lines.at(-1)?.error).toMatch(/worker/);
 
     // The worker is restarted and new requests succeed.
-    const ollama = new Ollama({ host: corral.url });
+    const ollama = new Ollama({ host: corral.url, headers: corral.authHeaders });
     let answer = '';
     for (let i = 0; i < 60 && !answer; i++) {
       try {
@@ -95,6 +96,7 @@ describe('bounded queue', () => {
     const long = () =>
       fetch(`${corral.url}/api/generate`, {
         method: 'POST',
+        headers: corral.authHeaders,
         body: JSON.stringify({ model: 'random', prompt: 'go', stream: false, options: { num_predict: 400 } }),
       });
     const first = long();
@@ -125,7 +127,7 @@ const storiesChat = sharedModel('stories260K-chat-template.gguf');
   afterAll(() => corral?.stop());
 
   it('continues a story with real text', async () => {
-    const ollama = new Ollama({ host: corral.url });
+    const ollama = new Ollama({ host: corral.url, headers: corral.authHeaders });
     const r = await ollama.generate({
       model: 'stories',
       prompt: 'Once upon a time',
@@ -137,7 +139,7 @@ const storiesChat = sharedModel('stories260K-chat-template.gguf');
 
   it('uses the GGUF chat template when no TEMPLATE is given', async () => {
     if (!storiesChat) return;
-    const ollama = new Ollama({ host: corral.url });
+    const ollama = new Ollama({ host: corral.url, headers: corral.authHeaders });
     const show = await ollama.show({ model: 'stories-chat' });
     expect(show.template).toBeTruthy();
     const r = await ollama.chat({

@@ -5,6 +5,7 @@ import { ChatBody, EmbedBody, GenerateBody, LegacyEmbeddingsBody } from './dto/r
 import { GenerationService } from './generation.service';
 import { EmbeddingService } from './embedding.service';
 import { RunService } from '@corral/serving';
+import { Scopes } from '@corral/auth';
 
 @Controller('api')
 export class InferenceController {
@@ -14,30 +15,35 @@ export class InferenceController {
     private readonly runs: RunService,
   ) {}
 
+  @Scopes('inference')
   @Post('generate')
   @HttpCode(200)
   async generate(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     await this.generation.generate(parseBody(GenerateBody, body), reply);
   }
 
+  @Scopes('inference')
   @Post('chat')
   @HttpCode(200)
   async chat(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     await this.generation.chat(parseBody(ChatBody, body), reply);
   }
 
+  @Scopes('embeddings')
   @Post('embed')
   @HttpCode(200)
   embed(@Body() body: unknown) {
     return this.embeddings.embed(parseBody(EmbedBody, body));
   }
 
+  @Scopes('embeddings')
   @Post('embeddings')
   @HttpCode(200)
   legacyEmbeddings(@Body() body: unknown) {
     return this.embeddings.legacy(parseBody(LegacyEmbeddingsBody, body));
   }
 
+  @Scopes('models:read')
   @Get('ps')
   ps() {
     return {

@@ -10,6 +10,7 @@ import { REGISTRY, SCHEDULER, StreamWriter, abortOnDisconnect } from '@corral/se
 import type { Scheduler } from '@corral/dispatch';
 import { parseBody } from './dto/validate';
 import { CopyBody, DeleteBody, ShowBody } from './dto/requests';
+import { Scopes } from '@corral/auth';
 
 @Controller('api')
 export class ModelsController {
@@ -18,11 +19,13 @@ export class ModelsController {
     @Inject(SCHEDULER) private readonly scheduler: Scheduler,
   ) {}
 
+  @Scopes('models:read')
   @Get('tags')
   async tags() {
     return { models: await this.registry.list() };
   }
 
+  @Scopes('models:read')
   @Post('show')
   @HttpCode(200)
   async show(@Body() body: unknown) {
@@ -32,6 +35,7 @@ export class ModelsController {
     return this.registry.show(name, { verbose: b.verbose ?? false });
   }
 
+  @Scopes('models:write')
   @Post('copy')
   @HttpCode(200)
   async copy(@Body() body: unknown): Promise<void> {
@@ -39,6 +43,7 @@ export class ModelsController {
     await this.registry.copy(b.source, b.destination);
   }
 
+  @Scopes('models:write')
   @Delete('delete')
   @HttpCode(200)
   async remove(@Body() body: unknown): Promise<void> {
@@ -50,6 +55,7 @@ export class ModelsController {
     await this.registry.delete(name);
   }
 
+  @Scopes('models:write')
   @Post('create')
   @HttpCode(200)
   async create(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
@@ -73,12 +79,14 @@ export class ModelsController {
     writer.end();
   }
 
+  @Scopes('models:write')
   @Head('blobs/:digest')
   async hasBlob(@Param('digest') digest: string, @Res() reply: FastifyReply): Promise<void> {
     const exists = await this.registry.blobs.has(digest);
     await reply.status(exists ? 200 : 404).send();
   }
 
+  @Scopes('models:write')
   @Post('blobs/:digest')
   async putBlob(
     @Param('digest') digest: string,

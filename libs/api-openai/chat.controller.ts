@@ -6,18 +6,21 @@ import { ChatRequestSchema } from './dto/chat.dto';
 import { CompletionRequestSchema } from './dto/completion.dto';
 import { OpenAiService } from './openai.service';
 import { parseBody } from './validation';
+import { Scopes } from '@corral/auth';
 
 /** Generation routes; they write the reply themselves because a stream hijacks the socket. */
 @Controller('v1')
 export class ChatController {
   constructor(private readonly openai: OpenAiService) {}
 
+  @Scopes('inference')
   @Post('chat/completions')
   @HttpCode(200)
   async chat(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
     await this.openai.chat(planChat(parseBody(ChatRequestSchema, body)), reply);
   }
 
+  @Scopes('inference')
   @Post('completions')
   @HttpCode(200)
   async completions(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {

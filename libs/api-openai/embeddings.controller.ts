@@ -5,11 +5,13 @@ import type { EmbeddingList } from './embedding.mapper';
 import { OpenAiService } from './openai.service';
 import { clientGone } from './streaming';
 import { parseBody } from './validation';
+import { Scopes } from '@corral/auth';
 
 @Controller('v1')
 export class EmbeddingsController {
   constructor(private readonly openai: OpenAiService) {}
 
+  @Scopes('embeddings')
   @Post('embeddings')
   @HttpCode(200)
   async embeddings(

@@ -4,11 +4,13 @@ import { isCorralError } from '@corral/common';
 import { RunService } from '@corral/serving';
 import { toOpenAiModel, type OpenAiModel } from './models.mapper';
 import { modelNotFound } from './openai.service';
+import { Scopes } from '@corral/auth';
 
 @Controller('v1/models')
 export class ModelsController {
   constructor(private readonly runs: RunService) {}
 
+  @Scopes('models:read')
   @Get()
   async list(): Promise<{ object: 'list'; data: OpenAiModel[] }> {
     const models = await this.runs.registry.list();
@@ -16,6 +18,7 @@ export class ModelsController {
   }
 
   /** A wildcard, because model ids hold '/' (`myns/tiny:latest`) which a `:id` segment would not match. */
+  @Scopes('models:read')
   @Get('*')
   async retrieve(@Req() req: FastifyRequest): Promise<OpenAiModel> {
     const id = (req.params as Record<string, string | undefined>)['*'] ?? '';

@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,
+  quota_exceeded: 429,
   internal: 500,
   worker_failed: 500,
   model_load_failed: 500,

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseHost } from './host';
+import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
 
 const int = (min: number) =>
   z
@@ -40,6 +41,13 @@ export const ENV_KEYS = {
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
   CORRAL_REQUEST_TIMEOUT: 'Longest wait for a worker to answer a load (duration). Defaults to 10m.',
+  CORRAL_AUTH_ANONYMOUS:
+    'loopback: requests from 127.0.0.1/::1 without credentials act as the admin (single-user laptop). Defaults to off.',
+  CORRAL_DB_SCHEMA:
+    'PostgreSQL schema to create and use (one database shared by several instances or test runs). Defaults to the search path.',
+  CORRAL_AUDIT_KEY_FILE:
+    'Ed25519 key (PKCS#8 PEM) that signs audit checkpoints, e.g. a mounted secret; never created. Defaults to $CORRAL_HOME/audit-signing.key (created 0600 at first start).',
+  ...OIDC_ENV_KEYS,
 } as const;
 
 export type EnvKey = keyof typeof ENV_KEYS;
@@ -68,6 +76,13 @@ const EnvSchema = z.object({
   CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
   CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   CORRAL_REQUEST_TIMEOUT: z.string().default('10m'),
+  CORRAL_AUTH_ANONYMOUS: z.enum(['loopback', 'off']).default('off'),
+  CORRAL_DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
+    .optional(),
+  CORRAL_AUDIT_KEY_FILE: z.string().min(1).optional(),
+  ...OIDC_ENV_SCHEMA,
 });
 
 export interface CorralConfig {
@@ -91,6 +106,14 @@ export interface CorralConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   loadTimeoutMs: number;
   cpuCores: number;
+  /** Credential-less access from loopback addresses. Defaults to 'off'. */
+  authAnonymous: 'loopback' | 'off';
+  /** PostgreSQL schema (DATABASE_URL only). Defaults to the server's search path. */
+  dbSchema?: string;
+  /** Audit checkpoint signing key file (a mounted secret). Defaults to $CORRAL_HOME/audit-signing.key. */
+  auditKeyFile?: string;
+  /** Console single sign-on (CORRAL_OIDC_*); undefined when CORRAL_OIDC_ISSUER is unset. */
+  oidc?: OidcConfig;
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -134,5 +157,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     logLevel: e.CORRAL_LOG_LEVEL,
     loadTimeoutMs: timeout,
     cpuCores: cpus().length,
+    authAnonymous: e.CORRAL_AUTH_ANONYMOUS,
+    dbSchema: e.CORRAL_DB_SCHEMA,
+    auditKeyFile: e.CORRAL_AUDIT_KEY_FILE ? resolve(e.CORRAL_AUDIT_KEY_FILE) : undefined,
+    oidc: oidcConfig(e),
   };
 }

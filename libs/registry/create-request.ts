@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { CorralError } from '@corral/common';
 import { parseModelfile } from './modelfile';
 import { coerceParameters } from './parameters';
+import { parseQuantizationType } from './quantize';
 
 const message = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
 
@@ -29,6 +30,8 @@ export const createModelRequestSchema = z.object({
   quantize: z.string().optional(),
   /** Deprecated spelling of `quantize`. */
   quantization: z.string().optional(),
+  /** Corral extension: quantize even when the model's weights are already quantized. Defaults to false. */
+  allow_requantize: z.boolean().optional(),
   stream: z.boolean().optional(),
   /** Legacy: Modelfile text; FROM may name a GGUF file on the server's disk. */
   modelfile: z.string().optional(),
@@ -52,6 +55,11 @@ export interface CreatePlan {
   license?: string[];
   parameters?: Record<string, unknown>;
   messages?: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  /** A Hugging Face checkpoint directory on this machine (legacy `FROM ./dir`). */
+  localCheckpoint?: string;
+  /** Quantization type for the model layer, e.g. q4_K_M. */
+  quantize?: string;
+  allowRequantize?: boolean;
 }
 
 export function parseCreateRequest(body: unknown): CreateModelRequest {
@@ -93,7 +101,10 @@ export async function planCreate(req: CreateModelRequest): Promise<CreatePlan> {
       req.license === undefined ? undefined : typeof req.license === 'string' ? [req.license] : req.license,
     parameters: req.parameters === undefined ? undefined : coerceParameters(req.parameters),
     messages: req.messages,
+    quantize: req.quantize ?? req.quantization,
+    allowRequantize: req.allow_requantize,
   };
+  if (plan.quantize !== undefined) parseQuantizationType(plan.quantize);
   if (req.modelfile === undefined && req.path === undefined) return plan;
 
   let text = req.modelfile;
@@ -108,13 +119,8 @@ export async function planCreate(req: CreateModelRequest): Promise<CreatePlan> {
   if (!plan.from && !plan.files) {
     const local = expandPath(mf.from, baseDir);
     const st = await statOrUndefined(local);
-    if (st?.isDirectory()) {
-      throw new CorralError(
-        'unsupported',
-        `FROM ${mf.from}: importing a Safetensors directory is not supported yet`,
-      );
-    }
-    if (st?.isFile()) plan.localFiles = [local];
+    if (st?.isDirectory()) plan.localCheckpoint = local;
+    else if (st?.isFile()) plan.localFiles = [local];
     else plan.from = mf.from;
   }
   if (mf.adapters.length && !plan.adapters) {

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { CorralError } from '@corral/common';
 import type { BlobLease, BlobStore, PutResult } from './blob-store';
 import { isValidDigest, normalizeDigest } from './blob-store';
+import { isCheckpoint } from './convert/convert';
+import { localCheckpointLayer, quantizedLayer, uploadedCheckpointLayer } from './convert/create-layers';
 import type { CreatePlan } from './create-request';
 import { validateGguf } from './gguf';
 import { goJson, ManifestLayer, ManifestStore, MEDIA_TYPES, ModelConfig } from './manifests';
@@ -34,6 +36,8 @@ export interface BuiltModel {
   layers: ManifestLayer[];
   config: ModelConfig;
   statuses: string[];
+  /** Blobs this build stored but the model does not use (an unquantized copy); collected after the manifest is written. */
+  discard: string[];
 }
 
 function record(ctx: BuildContext, r: PutResult): string {
@@ -177,11 +181,23 @@ async function readParams(ctx: BuildContext, layers: PlannedLayer[]): Promise<Re
 
 export async function buildModel(ctx: BuildContext, plan: CreatePlan): Promise<BuiltModel> {
   let layers: PlannedLayer[];
+  // A converted checkpoint is quantized before it is stored, so no unquantized copy is left over.
+  const quant = plan.quantize
+    ? { type: plan.quantize, allowRequantize: plan.allowRequantize ?? false }
+    : undefined;
+  let quantized = false;
+  const discard: string[] = [];
   if (plan.from) layers = await baseModelLayers(ctx, plan.from);
-  else if (plan.files && Object.keys(plan.files).length)
+  else if (plan.files && isCheckpoint(Object.keys(plan.files))) {
+    layers = [await uploadedCheckpointLayer(ctx, plan.files, plan.model, quant)];
+    quantized = true;
+  } else if (plan.files && Object.keys(plan.files).length)
     layers = await uploadedGguf(ctx, plan.files, 'files');
   else if (plan.localFiles?.length) layers = await localGguf(ctx, plan.localFiles, false);
-  else throw new CorralError('bad_request', "neither 'from' or 'files' was specified");
+  else if (plan.localCheckpoint) {
+    layers = [await localCheckpointLayer(ctx, plan.localCheckpoint, plan.model, quant)];
+    quantized = true;
+  } else throw new CorralError('bad_request', "neither 'from' or 'files' was specified");
   ctx.signal?.throwIfAborted();
 
   if (plan.adapters && Object.keys(plan.adapters).length)
@@ -189,6 +205,13 @@ export async function buildModel(ctx: BuildContext, plan: CreatePlan): Promise<B
   if (plan.localAdapters?.length) layers.push(...(await localGguf(ctx, plan.localAdapters, true)));
   if (!layers.some((l) => l.layer.mediaType === MEDIA_TYPES.model)) {
     throw new CorralError('bad_request', 'no model weights: the files given hold only adapters');
+  }
+  if (quant && !quantized) {
+    // Quantization (libs/registry/quantize) replaces the model layer in place, keeping its order.
+    const i = layers.findIndex((l) => l.layer.mediaType === MEDIA_TYPES.model);
+    const source = layers[i]!.layer.digest;
+    layers[i] = await quantizedLayer(ctx, source, quant);
+    if (ctx.created.has(source)) discard.push(source);
   }
 
   if (plan.template) {
@@ -239,5 +262,5 @@ export async function buildModel(ctx: BuildContext, plan: CreatePlan): Promise<B
     os: 'linux',
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.layer.digest) },
   };
-  return { layers: layers.map((l) => l.layer), config, statuses: layers.map((l) => l.status) };
+  return { layers: layers.map((l) => l.layer), config, statuses: layers.map((l) => l.status), discard };
 }

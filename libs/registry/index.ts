@@ -7,3 +7,5 @@ export * from './parameters';
 export * from './modelfile';
 export * from './create-request';
 export * from './registry.service';
+export * from './convert';
+export * from './quantize';

@@ -213,8 +213,8 @@ describe('ModelRegistry', () => {
         message: expect.stringContaining("'m.gguf': blob"),
       });
       await expect(
-        reg.create({ model: 'x', files: { 'm.gguf': digest }, quantize: 'q4_K_M' }, () => {}),
-      ).rejects.toMatchObject({ code: 'unsupported' });
+        reg.create({ model: 'x', files: { 'm.gguf': digest }, quantize: 'q7_Z' }, () => {}),
+      ).rejects.toMatchObject({ code: 'bad_request', message: expect.stringContaining("'q7_Z'") });
       await expect(
         reg.create({ model: 'x', files: { 'm.gguf': digest }, parameters: { foo: 1 } }, () => {}),
       ).rejects.toMatchObject({

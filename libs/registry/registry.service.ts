@@ -91,13 +91,6 @@ export class ModelRegistry {
   ): Promise<void> {
     await this.init();
     const req = parseCreateRequest(body);
-    if (req.quantize || req.quantization) {
-      throw new CorralError(
-        'unsupported',
-        'quantize is not supported yet: create the model from an already quantized GGUF',
-        'quantize',
-      );
-    }
     const plan = await planCreate(req);
     const name = parseModelName(plan.model);
     await this.locks.run(modelNameKey(name), async () => {
@@ -105,6 +98,7 @@ export class ModelRegistry {
       const old = await this.manifests.read(target).catch(() => undefined);
       const lease = this.blobs.lease();
       const created = new Set<string>();
+      let discard: string[] = [];
       try {
         const built = await buildModel(
           { blobs: this.blobs, manifests: this.manifests, lease, progress, signal, created },
@@ -112,6 +106,7 @@ export class ModelRegistry {
         );
         const cfg = await this.blobs.putBytes(goJson(built.config), { lease, signal });
         if (cfg.created) created.add(cfg.digest);
+        discard = built.discard;
         for (const s of built.statuses) progress(s);
         signal?.throwIfAborted();
         progress('writing manifest');
@@ -129,6 +124,7 @@ export class ModelRegistry {
       }
       await this.releaseAfterCollections(lease);
       if (old) await this.collect(digestsOf(old));
+      if (discard.length) await this.collect(discard);
     });
     progress('success');
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { authFor } from './server';
 
 /** Uploads a GGUF as Ollama's client does (HEAD, then POST the blob) and creates a model from it. */
 export async function importModel(
@@ -11,21 +12,36 @@ export async function importModel(
 ) {
   const data = readFileSync(file);
   const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
-  const head = await fetch(`${url}/api/blobs/${digest}`, { method: 'HEAD' });
+  const head = await fetch(`${url}/api/blobs/${digest}`, { method: 'HEAD', headers: authFor(url) });
   if (head.status === 404) {
-    const up = await fetch(`${url}/api/blobs/${digest}`, { method: 'POST', body: data });
+    const up = await fetch(`${url}/api/blobs/${digest}`, {
+      method: 'POST',
+      body: data,
+      headers: authFor(url),
+    });
     if (up.status !== 201) throw new Error(`blob upload failed: ${up.status} ${await up.text()}`);
   }
   const res = await fetch(`${url}/api/create`, {
     method: 'POST',
+    headers: authFor(url),
     body: JSON.stringify({ model: name, files: { [basename(file)]: digest }, stream: false, ...extra }),
   });
   if (res.status !== 200) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return digest;
 }
 
-export async function postJson(url: string, body: unknown, method = 'POST') {
-  const res = await fetch(url, { method, body: typeof body === 'string' ? body : JSON.stringify(body) });
+/** JSON request; sends the test server's admin key unless `headers` is given. */
+export async function postJson(
+  url: string,
+  body: unknown,
+  method = 'POST',
+  headers?: Record<string, string>,
+) {
+  const res = await fetch(url, {
+    method,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: headers ?? authFor(url),
+  });
   const text = await res.text();
   let json: unknown;
   try {

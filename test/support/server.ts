@@ -3,16 +3,32 @@
  * with its own CORRAL_HOME and a free port, the way a user runs it. e2e tests talk to it over HTTP.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '../..');
 export const CLI_ENTRY = join(REPO_ROOT, 'dist/apps/cli/src/main.js');
 
+/**
+ * Admin key of each running test server, by URL: the HTTP helpers (importModel, postJson) send it
+ * to that server unless the caller passes its own headers.
+ */
+export const SERVER_KEYS = new Map<string, string>();
+
+/** Authorization for a URL served by a server started here (none for other URLs). */
+export function authFor(url: string): Record<string, string> {
+  for (const [base, key] of SERVER_KEYS) if (url.startsWith(base)) return { Authorization: `Bearer ${key}` };
+  return {};
+}
+
 export interface CorralProcess {
   url: string;
   home: string;
+  /** The admin key the server wrote to $CORRAL_HOME/admin.key at first start. */
+  key: string;
+  /** `{ Authorization: 'Bearer <admin key>' }`, for fetch and the SDKs. */
+  authHeaders: Record<string, string>;
   proc: ChildProcess;
   /** Everything the server printed so far. */
   output(): string;
@@ -55,9 +71,13 @@ export async function startCorral(env: NodeJS.ProcessEnv = {}, home?: string): P
       reject(new Error(`Corral exited with ${code} before listening:\n${out}`));
     });
   });
+  const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+  SERVER_KEYS.set(url, key);
   return {
     url,
     home: dir,
+    key,
+    authHeaders: { Authorization: `Bearer ${key}` },
     proc,
     output: () => out,
     stop: async () => {
@@ -68,6 +88,7 @@ export async function startCorral(env: NodeJS.ProcessEnv = {}, home?: string): P
         await gone;
         clearTimeout(t);
       }
+      SERVER_KEYS.delete(url);
       if (!home) rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -14,11 +14,17 @@ import { Progress } from './progress';
 // parser, the REPL, or (for `serve`) the whole gateway.
 /* eslint-disable @typescript-eslint/no-require-imports */
 const verbs = {
+  audit: () => require('./commands/audit') as typeof import('./commands/audit'),
   create: () => require('./commands/create') as typeof import('./commands/create'),
   models: () => require('./commands/models') as typeof import('./commands/models'),
   run: () => require('./commands/run') as typeof import('./commands/run'),
   serve: () => require('./commands/serve') as typeof import('./commands/serve'),
   show: () => require('./commands/show') as typeof import('./commands/show'),
+  keys: () => require('./commands/keys') as typeof import('./commands/keys'),
+  teams: () => require('./commands/teams') as typeof import('./commands/teams'),
+  users: () => require('./commands/users') as typeof import('./commands/users'),
+  quota: () => require('./commands/quota') as typeof import('./commands/quota'),
+  migrate: () => require('./commands/migrate') as typeof import('./commands/migrate'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -87,6 +93,21 @@ export function buildProgram(): Command {
     .description('Start corral')
     .addHelpText('after', SERVE_ENV)
     .action(act(() => verbs.serve().serveCommand({ log: (l) => process.stdout.write(l + '\n') })));
+
+  program
+    .command('migrate')
+    .argument('[action]', 'up, down or status', 'status')
+    .description(
+      'Apply (up), revert the last (down) or list (status) database migrations; stop the server first with the embedded database',
+    )
+    .action(
+      act(async (action: string) => {
+        if (action !== 'up' && action !== 'down' && action !== 'status') {
+          throw new Error(`unknown migrate action '${action}': use up, down or status`);
+        }
+        await verbs.migrate().migrateCommand(action, (l) => process.stdout.write(l + '\n'));
+      }),
+    );
 
   program
     .command('create')
@@ -177,6 +198,237 @@ export function buildProgram(): Command {
     .description('Remove a model')
     .addHelpText('after', CLIENT_ENV)
     .action(act((models: string[]) => verbs.models().removeCommand(client(), models, process.stdout)));
+
+  const keys = program
+    .command('keys')
+    .description('Manage API keys (admin API)')
+    .addHelpText('after', CLIENT_ENV);
+  keys
+    .command('create')
+    .description('Create an API key; prints it once')
+    .requiredOption('--team <id>', 'Team the key belongs to')
+    .requiredOption('--name <name>', 'Name, unique in the team')
+    .requiredOption(
+      '--scopes <list>',
+      'Comma-separated: inference,embeddings,models:read,models:write,kb:read,kb:write,admin',
+    )
+    .option('--models <list>', 'Comma-separated model allow-list (default: all models)')
+    .option('--expires <when>', 'Expiry: RFC 3339 time or a duration from now (e.g. 720h)')
+    .option('--user <id>', 'User the key acts for (default: you)')
+    .action(
+      act((flags: import('./commands/keys').CreateKeyFlags) =>
+        verbs.keys().createKeyCommand(client(), flags, process.stdout),
+      ),
+    );
+  keys
+    .command('list')
+    .alias('ls')
+    .description('List API keys (never their secrets)')
+    .option('--team <id>', 'Only this team')
+    .option('--all', 'Include revoked keys')
+    .action(
+      act((flags: { team?: string; all?: boolean }) =>
+        verbs.keys().listKeysCommand(client(), flags, process.stdout),
+      ),
+    );
+  keys
+    .command('revoke')
+    .argument('<id>')
+    .description('Revoke an API key (refused everywhere within a second)')
+    .action(act((id: string) => verbs.keys().revokeKeyCommand(client(), id, process.stdout)));
+  keys
+    .command('rotate')
+    .argument('<id>')
+    .description('Give a key a new secret; prints it once')
+    .option('--grace <duration>', 'How long the old secret keeps working (e.g. 10m; default 0)')
+    .action(
+      act((id: string, flags: { grace?: string }) =>
+        verbs.keys().rotateKeyCommand(client(), id, flags, process.stdout),
+      ),
+    );
+
+  const teams = program
+    .command('teams')
+    .description('Manage teams and members (admin API)')
+    .addHelpText('after', CLIENT_ENV);
+  teams
+    .command('list')
+    .alias('ls')
+    .description('List teams')
+    .action(act(() => verbs.teams().listTeamsCommand(client(), process.stdout)));
+  teams
+    .command('create')
+    .argument('<name>')
+    .option('--owner <user id>', 'First owner')
+    .description('Create a team (admin)')
+    .action(
+      act((name: string, flags: { owner?: string }) =>
+        verbs.teams().createTeamCommand(client(), name, flags, process.stdout),
+      ),
+    );
+  teams
+    .command('members')
+    .argument('<team>')
+    .description("List a team's members")
+    .action(act((team: string) => verbs.teams().listMembersCommand(client(), team, process.stdout)));
+  teams
+    .command('add-member')
+    .argument('<team>')
+    .argument('<user>', 'User id or email')
+    .option('--role <role>', 'owner, member or viewer (default member)')
+    .description('Add a user to a team')
+    .action(
+      act((team: string, user: string, flags: { role?: string }) =>
+        verbs.teams().addMemberCommand(client(), team, user, flags, process.stdout),
+      ),
+    );
+  teams
+    .command('remove-member')
+    .argument('<team>')
+    .argument('<user>', 'User id')
+    .description('Remove a user from a team')
+    .action(
+      act((team: string, user: string) =>
+        verbs.teams().removeMemberCommand(client(), team, user, process.stdout),
+      ),
+    );
+
+  const users = program
+    .command('users')
+    .description('Manage users (admin API, admins only)')
+    .addHelpText('after', CLIENT_ENV);
+  users
+    .command('list')
+    .alias('ls')
+    .description('List users')
+    .action(act(() => verbs.users().listUsersCommand(client(), process.stdout)));
+  users
+    .command('create')
+    .argument('<email>')
+    .option('--name <name>', 'Display name')
+    .option('--role <role>', 'Global role: admin or auditor')
+    .option('--password-stdin', 'Read a console password from the first line of stdin')
+    .description('Create a user')
+    .action(
+      act((email: string, flags: import('./commands/users').CreateUserFlags) =>
+        verbs.users().createUserCommand(client(), email, flags, process.stdin, process.stdout),
+      ),
+    );
+  users
+    .command('set-password')
+    .argument('<id>')
+    .description("Set a user's console password, read from the first line of stdin")
+    .action(
+      act((id: string) =>
+        verbs.users().updateUserCommand(client(), id, { passwordFrom: process.stdin }, process.stdout),
+      ),
+    );
+  users
+    .command('disable')
+    .argument('<id>')
+    .description('Disable a user (their sessions and keys stop working)')
+    .action(
+      act((id: string) => verbs.users().updateUserCommand(client(), id, { disabled: true }, process.stdout)),
+    );
+  users
+    .command('enable')
+    .argument('<id>')
+    .description('Enable a disabled user')
+    .action(
+      act((id: string) => verbs.users().updateUserCommand(client(), id, { disabled: false }, process.stdout)),
+    );
+
+  const quota = program
+    .command('quota')
+    .description('Show or change team and API key quotas (admin API)')
+    .addHelpText('after', CLIENT_ENV);
+  quota
+    .command('get')
+    .argument('<team|key>')
+    .argument('<id>')
+    .description('Show the limits of a team or key, and what is in use now')
+    .action(
+      act((subject: 'team' | 'key', id: string) =>
+        verbs.quota().quotaGetCommand(client(), subject, id, process.stdout),
+      ),
+    );
+  quota
+    .command('set')
+    .argument('<team|key>')
+    .argument('<id>')
+    .description("Change limits (only those given; 'none' removes one). A key can only narrow its team.")
+    .option('--rpm <n>', 'Requests per minute')
+    .option('--tpm <n>', 'Tokens per minute (prompt + completion)')
+    .option('--concurrent <n>', 'Concurrent requests')
+    .option('--daily <n>', 'Tokens per UTC day')
+    .option('--monthly <n>', 'Tokens per UTC month')
+    .option('--max-request-tokens <n>', 'Tokens one request may use (prompt + completion)')
+    .option('--models <list>', "Comma-separated allowed models, or 'all'")
+    .option('--weight <n>', 'Fair-share weight of a team under contention (default 1)')
+    .option('--priority <p>', 'interactive or batch (keys)')
+    .action(
+      act((subject: 'team' | 'key', id: string, flags: import('./commands/quota').QuotaFlags) =>
+        verbs.quota().quotaSetCommand(client(), subject, id, flags, process.stdout),
+      ),
+    );
+  program
+    .command('usage')
+    .description('Token usage by team, key, user and model (admin API)')
+    .option('--from <time>', 'Start (RFC 3339; default 30 days before --to)')
+    .option('--to <time>', 'End, exclusive (RFC 3339; default the next full hour)')
+    .option('--group-by <list>', 'Comma-separated: team,key,user,model')
+    .option('--granularity <g>', 'hour, day, month or total (default day)')
+    .option('--team <id>', 'Only this team')
+    .option('--key <id>', 'Only this key')
+    .option('--user <id>', 'Only this user')
+    .option('--model <name>', 'Only this model')
+    .option('--csv', 'Print CSV instead of a table')
+    .addHelpText('after', CLIENT_ENV)
+    .action(
+      act((flags: import('./commands/quota').UsageFlags) =>
+        verbs.quota().usageCommand(client(), flags, process.stdout),
+      ),
+    );
+
+  const audit = program.command('audit').description('Search, export and verify the audit log');
+  const auditFilters = (c: Command) =>
+    c
+      .option('--from <time>', 'Only events at or after this ISO time')
+      .option('--to <time>', 'Only events before this ISO time')
+      .option('--actor <id>', 'Only events by this user or key id')
+      .option('--team <id>', 'Only events of this team')
+      .option('--action <action>', 'Only this action (a trailing * matches a prefix, e.g. key.*)')
+      .option('--resource <resource>', 'Only this resource (a trailing * matches a prefix)')
+      .option('--outcome <outcome>', 'success, failure, or an HTTP status')
+      .addHelpText('after', CLIENT_ENV);
+  auditFilters(audit.command('search').description('List audit events, newest first'))
+    .option('--limit <n>', 'Events per page (default 100)')
+    .option('--cursor <cursor>', 'Continue from a previous page')
+    .option('--json', 'Print the raw JSON page')
+    .action(
+      act((flags: import('./commands/audit').AuditSearchFlags) =>
+        verbs.audit().auditSearchCommand(client(), flags, process.stdout),
+      ),
+    );
+  auditFilters(audit.command('export').description('Export audit events, oldest first'))
+    .option('--format <format>', 'ndjson or csv (default ndjson)')
+    .option('-o, --output <file>', 'Write to a file instead of stdout')
+    .action(
+      act((flags: import('./commands/audit').AuditFilterFlags & { format?: string; output?: string }) =>
+        verbs.audit().auditExportCommand(client(), flags, process.stdout),
+      ),
+    );
+  audit
+    .command('verify')
+    .description('Verify the hash chain and signed checkpoints; exit status 1 names the first tampered event')
+    .option('--local', 'Open the database directly (on the server machine; stop an embedded server first)')
+    .option('--json', 'Print the report as JSON')
+    .addHelpText('after', CLIENT_ENV)
+    .action(
+      act((flags: { local?: boolean; json?: boolean }) =>
+        verbs.audit().auditVerifyCommand(client(), flags, process.stdout),
+      ),
+    );
 
   return program;
 }

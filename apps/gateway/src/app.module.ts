@@ -8,6 +8,9 @@ import type { Scheduler } from '@corral/dispatch';
 import { CONFIG, DATABASE, REGISTRY, SCHEDULER } from '@corral/serving';
 import { OllamaApiModule } from '@corral/api-ollama';
 import { OpenAiApiModule } from '@corral/api-openai';
+import { AuthModule } from '@corral/auth';
+import { QuotaModule } from '@corral/quota';
+import { AuditModule } from '@corral/audit';
 import { HealthController } from './health/health.controller';
 
 export interface CoreServices {
@@ -37,7 +40,14 @@ export class AppModule {
   static with(core: CoreServices): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.with(core), OllamaApiModule, OpenAiApiModule],
+      imports: [
+        CoreModule.with(core),
+        AuthModule,
+        AuditModule,
+        QuotaModule,
+        OllamaApiModule,
+        OpenAiApiModule,
+      ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: CorralExceptionFilter }],
     };

@@ -14,6 +14,7 @@ import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
 import { installBodyParser } from './body-parser';
+import { AuditInterceptor } from '@corral/audit';
 import { bootstrapAuth } from '@corral/auth';
 
 export interface RunningServer {
@@ -81,6 +82,8 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   );
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
+  // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
+  fastify.addHook('onRequest', app.get(AuditInterceptor).hook);
   fastify.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('x-corral-version', CORRAL_VERSION);

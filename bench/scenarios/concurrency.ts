@@ -1,0 +1,78 @@
+/** Scenario 3: 1, 4 and 16 concurrent streams on one model. */
+import { corralGenerate, llamaCompletion, type StreamTiming } from '../support/clients';
+import { interleave, type BenchContext, type Row, type ScenarioResult } from '../support/context';
+import { fmt, quantile, ratio, summarize } from '../support/stats';
+
+const TOKENS = 128;
+export const LEVELS = [1, 4, 16];
+
+export interface Burst {
+  tokens: number;
+  wallMs: number;
+  gaps: number[];
+}
+
+/** Runs `n` streams at once; aggregate = all tokens over the wall time of the whole burst. */
+export async function burst(n: number, one: (i: number) => Promise<StreamTiming>): Promise<Burst> {
+  const start = performance.now();
+  const runs = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
+  return {
+    tokens: runs.reduce((a, r) => a + r.tokens, 0),
+    wallMs: performance.now() - start,
+    gaps: runs.flatMap((r) => r.gapsMs),
+  };
+}
+
+export const prompt = (i: number): string => `Story ${i + 1}. Once upon a time`;
+
+export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const rows: Row[] = [];
+  let verdict: ScenarioResult['verdict'] = 'n/a';
+  let allHold = true;
+  for (const model of ctx.models) {
+    const ls = ctx.llamaServers.get(model.name);
+    for (const level of LEVELS) {
+      const o = (i: number) => ({ prompt: prompt(i), maxTokens: TOKENS });
+      const llamaKey = `llama-server -t ${ctx.threads} -np ${ctx.parallel}`;
+      const contenders: Record<string, () => Promise<Burst>> = {
+        'Corral /api/generate': () => burst(level, (i) => corralGenerate(ctx.corral, model.name, o(i))),
+      };
+      if (ls) contenders[llamaKey] = () => burst(level, (i) => llamaCompletion(ls, o(i)));
+      const res = await interleave(ctx.reps(3), contenders);
+      const agg = (b: Burst[]) => summarize(b.map((x) => x.tokens / (x.wallMs / 1000)));
+      const base = agg(res[llamaKey] ?? []);
+      for (const [contender, bursts] of Object.entries(res)) {
+        const s = agg(bursts);
+        rows.push({
+          model: model.label,
+          streams: level,
+          contender,
+          'aggregate tok/s median (min–max)': `${fmt(s.median, 0)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`,
+          'p99 inter-token ms': fmt(
+            quantile(
+              bursts.flatMap((x) => x.gaps),
+              0.99,
+            ),
+            2,
+          ),
+          'vs llama-server': ratio(s.median, base.median),
+        });
+      }
+      if (model.real && ls) {
+        if (agg(res['Corral /api/generate'] ?? []).median < base.median) allHold = false;
+        verdict = allHold ? 'holds' : 'missed';
+      }
+    }
+  }
+  return {
+    id: 'concurrency',
+    title: '3. Concurrency: 1, 4, 16 streams on one model',
+    bar: "Corral's aggregate ≥ llama-server's at every level",
+    verdict,
+    notes: [
+      `${TOKENS} tokens per stream, greedy, distinct prompts; Corral OLLAMA_NUM_PARALLEL=${ctx.parallel}, ` +
+        `llama-server -np ${ctx.parallel}; aggregate = all tokens / wall time of the burst; bursts interleaved.`,
+    ],
+    rows,
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * The one writer of the chain. It reads batches from the buffer in order, skips events already
+ * written (a replay after a crash), extends the hash chain, writes events, content and (every
+ * `checkpointEvery` events or `checkpointIntervalMs`) a signed checkpoint in one transaction, and
+ * only then acknowledges the buffer. When the database is unreachable it keeps retrying with
+ * backoff; nothing leaves the buffer until it is committed.
+ */
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import type { AuditBuffer, BufferedEntry, PendingContent } from './buffer';
+import { GENESIS_HASH, chainHash } from './chain';
+import type { LeaderLock } from './leader';
+import type { AuditSigner } from './signing';
+import { auditSql, type EventRow, type Sql } from './store';
+
+export interface AppenderOptions {
+  /** Most buffer entries per transaction. Defaults to 500. */
+  batchSize?: number;
+  /** Sign a checkpoint after this many events. Defaults to 1000. */
+  checkpointEvery?: number;
+  /** ...or when the oldest unsigned event is this old. Defaults to 60 s. */
+  checkpointIntervalMs?: number;
+  /** Idle poll interval (a local `kick()` wakes it sooner). Defaults to 250 ms. */
+  pollMs?: number;
+  /** Longest wait between retries while the database is down. Defaults to 5 s. */
+  maxBackoffMs?: number;
+  /**
+   * After a wake-up, wait this long for more events so one transaction carries many (events are
+   * already durable in the buffer; only the chain's latency grows). Defaults to 5 ms.
+   */
+  lingerMs?: number;
+}
+
+export class AuditAppender {
+  private readonly log = new Logger('Audit');
+  private readonly o: Required<AppenderOptions>;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private failures = 0;
+  private idleCheckAt = 0;
+  private kicked = false;
+  private stopWake?: () => void;
+  /** Last error while writing (cleared on success), for health reporting. */
+  lastError?: string;
+  /** Events written since start. */
+  written = 0;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly buffer: AuditBuffer,
+    private readonly signer: AuditSigner,
+    private readonly leader: LeaderLock,
+    opts: AppenderOptions = {},
+  ) {
+    this.o = {
+      batchSize: opts.batchSize ?? 500,
+      checkpointEvery: opts.checkpointEvery ?? 1000,
+      checkpointIntervalMs: opts.checkpointIntervalMs ?? 60_000,
+      pollMs: opts.pollMs ?? 250,
+      maxBackoffMs: opts.maxBackoffMs ?? 5_000,
+      lingerMs: opts.lingerMs ?? 5,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the batch in flight; what is still buffered is written by the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick();
+    this.stopWake?.();
+    await this.loop;
+    await this.leader.release();
+  }
+
+  /** Wakes the loop now (new entries were appended in this process). */
+  kick(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    // A kick while a batch is being written must not be lost: the next sleep returns at once.
+    if (w) w();
+    else this.kicked = true;
+  }
+
+  /** Waits out a failure; new events do not cut it short (that would retry once per flush), stop() does. */
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.stopWake = undefined;
+        resolve();
+      }, ms);
+      this.stopWake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let idle = true;
+      try {
+        if (await this.leader.acquire()) {
+          const entries = await this.buffer.read(this.o.batchSize);
+          if (entries.length > 0) {
+            idle = entries.length < this.o.batchSize;
+            await this.writeBatch(entries);
+          } else if (Date.now() - this.idleCheckAt >= 1000) {
+            this.idleCheckAt = Date.now();
+            await this.ds.transaction((m) => this.maybeCheckpoint(m, Date.now()));
+          }
+        }
+        if (this.failures > 0)
+          this.log.log(`audit appender recovered after ${this.failures} failed attempts`);
+        this.failures = 0;
+        this.lastError = undefined;
+      } catch (e) {
+        this.failures++;
+        this.lastError = e instanceof Error ? e.message : String(e);
+        if (this.failures === 1 || this.failures % 20 === 0)
+          this.log.warn(`audit appender cannot write (events stay buffered): ${this.lastError}`);
+        await this.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
+        continue;
+      }
+      if (idle && this.running) {
+        await this.sleep(this.o.pollMs);
+        if (this.running && this.o.lingerMs > 0) await new Promise((r) => setTimeout(r, this.o.lingerMs));
+      }
+    }
+  }
+
+  /** Writes one batch and acknowledges it. Exposed for tests that drive the appender step by step. */
+  async writeBatch(entries: BufferedEntry[]): Promise<number> {
+    const last = entries[entries.length - 1];
+    if (!last) return 0;
+    const n = await this.ds.transaction(async (m) => {
+      await auditSql.lockAppend(m);
+      const events = entries.flatMap((e) => (e.record?.kind === 'event' ? [e.record.event] : []));
+      const content: PendingContent[] = entries.flatMap((e) =>
+        e.record?.kind === 'content' ? [e.record.content] : [],
+      );
+      const seen = await auditSql.existingIds(
+        m,
+        events.map((e) => e.id),
+      );
+      const head = (await auditSql.head(m)) ?? { seq: 0, hash: GENESIS_HASH };
+      let { seq, hash } = head;
+      const rows: EventRow[] = [];
+      const batchIds = new Set<string>();
+      for (const p of events) {
+        if (seen.has(p.id) || batchIds.has(p.id)) continue;
+        batchIds.add(p.id);
+        seq += 1;
+        const event = { ...p, seq };
+        const h = chainHash(hash, event);
+        rows.push({ ...event, prevHash: hash, hash: h });
+        hash = h;
+      }
+      await auditSql.insertEvents(m, rows);
+      await auditSql.insertContent(m, content);
+      // Checkpoints fall on exact multiples of checkpointEvery, so retention segments are even.
+      let signed = (await auditSql.lastCheckpoint(m))?.seq ?? 0;
+      for (const r of rows) {
+        if (r.seq - signed < this.o.checkpointEvery) continue;
+        await this.checkpoint(m, r, Date.now());
+        signed = r.seq;
+      }
+      await this.maybeCheckpoint(m, Date.now());
+      return rows.length;
+    });
+    await this.buffer.ack(last);
+    this.written += n;
+    return n;
+  }
+
+  private async maybeCheckpoint(m: Sql, now: number): Promise<void> {
+    const head = await auditSql.head(m);
+    if (!head || head.seq === 0) return;
+    const cp = await auditSql.lastCheckpoint(m);
+    const since = cp?.seq ?? 0;
+    if (head.seq <= since) return;
+    if (head.seq - since < this.o.checkpointEvery) {
+      const oldest = await auditSql.firstEventTime(m, since);
+      if (!oldest || now - Date.parse(oldest) < this.o.checkpointIntervalMs) return;
+    }
+    await this.checkpoint(m, head, now);
+  }
+
+  private async checkpoint(m: Sql, head: { seq: number; hash: string }, now: number): Promise<void> {
+    const payload = {
+      seq: head.seq,
+      hash: head.hash,
+      time: new Date(now).toISOString(),
+      keyId: this.signer.keyId,
+    };
+    await auditSql.insertCheckpoint(m, { ...payload, signature: this.signer.sign(payload) });
+  }
+
+  /** Signs a checkpoint at the current head now (retention and shutdown use it). */
+  async checkpointNow(): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      await auditSql.lockAppend(m);
+      const head = await auditSql.head(m);
+      const cp = await auditSql.lastCheckpoint(m);
+      if (head && head.seq > (cp?.seq ?? 0)) await this.checkpoint(m, head, Date.now());
+    });
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Assembles the audit log for one process: signing key, durable buffer (spool or Redis Stream),
+ * leader lock, appender and service. The gateway calls `openAuditLog` at boot and `close` at
+ * shutdown; the CLI uses `verifyAuditLog` and `search` directly against the database.
+ */
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { AuditAppender, type AppenderOptions } from './appender';
+import type { AuditBuffer } from './buffer';
+import { DbContentPolicies, type ContentPolicySource } from './content';
+import { LocalLeader, RedisLeader, type LeaderLock } from './leader';
+import { RedisStreamBuffer } from './redis-buffer';
+import { AuditService } from './service';
+import { loadSigningKey, signingKeyPath, type AuditSigner } from './signing';
+import { SpoolBuffer } from './spool-buffer';
+import { verifyAuditLog, type VerifyReport } from './verify';
+
+export interface AuditLogOptions {
+  dataSource: DataSource;
+  /** `$CORRAL_HOME`: holds the signing key and (embedded) the spool. */
+  home: string;
+  /** A mounted signing key (CORRAL_AUDIT_KEY_FILE); never created. Defaults to `$CORRAL_HOME/audit-signing.key`. */
+  keyFile?: string;
+  /** Cluster mode: buffer in a Redis Stream and elect the appender with a Redis lock. */
+  redisUrl?: string;
+  /** Redis key prefix. Defaults to `corral:`. */
+  redisPrefix?: string;
+  /** Defaults to `$CORRAL_HOME/audit-spool`. */
+  spoolDir?: string;
+  appender?: AppenderOptions;
+  /** Content policies (identity/quota settings can back them later). Defaults to the audit_content_policies table. */
+  policies?: ContentPolicySource;
+  /** Start the appender loop. Defaults to true. */
+  startAppender?: boolean;
+}
+
+export interface AuditLog {
+  readonly dataSource: DataSource;
+  readonly service: AuditService;
+  readonly appender: AuditAppender;
+  readonly buffer: AuditBuffer;
+  readonly signer: AuditSigner;
+  readonly policies: ContentPolicySource;
+  verify(): Promise<VerifyReport>;
+  /** Resolves when every event recorded so far is committed to the database (tests, shutdown). */
+  drain(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function signerFor(home: string, keyFile?: string): AuditSigner {
+  return keyFile
+    ? loadSigningKey(keyFile, { create: false })
+    : loadSigningKey(signingKeyPath(home), { create: true });
+}
+
+export async function openAuditLog(o: AuditLogOptions): Promise<AuditLog> {
+  const signer = signerFor(o.home, o.keyFile);
+  let buffer: AuditBuffer;
+  let leader: LeaderLock;
+  let quit: (() => Promise<unknown>) | undefined;
+  if (o.redisUrl) {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2 });
+    buffer = new RedisStreamBuffer({ redis, prefix: o.redisPrefix });
+    leader = new RedisLeader({ redis, prefix: o.redisPrefix });
+    quit = () => redis.quit();
+  } else {
+    buffer = await SpoolBuffer.open({ dir: o.spoolDir ?? join(o.home, 'audit-spool') });
+    leader = new LocalLeader();
+  }
+  const policies = o.policies ?? new DbContentPolicies(o.dataSource);
+  const appender = new AuditAppender(o.dataSource, buffer, signer, leader, o.appender);
+  const service = new AuditService(buffer, { policies, onFlushed: () => appender.kick() });
+  if (o.startAppender !== false) appender.start();
+  return {
+    dataSource: o.dataSource,
+    service,
+    appender,
+    buffer,
+    signer,
+    policies,
+    verify: () => verifyAuditLog(o.dataSource, signer),
+    async drain(timeoutMs = 30_000) {
+      await service.flush();
+      const until = Date.now() + timeoutMs;
+      while ((await buffer.read(1)).length > 0) {
+        if (Date.now() > until)
+          throw new Error(
+            `audit log not drained after ${timeoutMs} ms: ${appender.lastError ?? 'appender idle'}`,
+          );
+        appender.kick();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async close() {
+      await service.close();
+      await appender.stop();
+      await buffer.close();
+      await quit?.();
+    },
+  };
+}

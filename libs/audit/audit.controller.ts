@@ -1,0 +1,157 @@
+import { Readable } from 'node:stream';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CurrentPrincipal, Scopes, type Principal } from '@corral/auth';
+import { CorralError } from '@corral/common';
+import { actorOf, auditScopeFor, requireAuditor } from './access';
+import type { AuditLog } from './audit-log';
+import { DbContentPolicies, readContent } from './content';
+import {
+  AuditQuerySchema,
+  csvHeader,
+  csvRow,
+  exportAuditEvents,
+  searchAuditEvents,
+  type AuditScope,
+} from './search';
+import { AUDIT_LOG } from './tokens';
+
+const FormatSchema = z.enum(['json', 'ndjson', 'csv']).default('json');
+const PolicyBody = z.object({
+  capture: z.boolean(),
+  retention_days: z.number().int().min(1).max(3650).default(30),
+});
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const param = issue?.path.join('.') || undefined;
+  throw new CorralError(
+    'bad_request',
+    `invalid ${where}${param ? ` ${param}` : ''}: ${issue?.message}`,
+    param,
+  );
+}
+
+/**
+ * `/admin/v1/audit`: search (cursor pages, newest first), streamed export (`?format=ndjson|csv`,
+ * oldest first), verification, and content-capture policies and content.
+ */
+@Controller('admin/v1/audit')
+@Scopes('admin')
+export class AuditController {
+  constructor(@Inject(AUDIT_LOG) private readonly log: AuditLog) {}
+
+  private get ds() {
+    return this.log.dataSource;
+  }
+
+  @Get()
+  async search(
+    @CurrentPrincipal() p: Principal,
+    @Query() query: Record<string, unknown>,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const scope = auditScopeFor(p);
+    const { format, ...rest } = query;
+    const fmt = parse(FormatSchema, format, 'query');
+    const q = parse(AuditQuerySchema, rest, 'query');
+    if (fmt === 'json') {
+      try {
+        await reply.send(await searchAuditEvents(this.ds, q, scope));
+      } catch (e) {
+        if (e instanceof Error && e.message === 'invalid cursor')
+          throw new CorralError('bad_request', 'invalid cursor', 'cursor');
+        throw e;
+      }
+      return;
+    }
+    await this.export(reply, fmt, q, scope);
+  }
+
+  private async export(
+    reply: FastifyReply,
+    fmt: 'ndjson' | 'csv',
+    q: z.output<typeof AuditQuerySchema>,
+    scope: AuditScope,
+  ) {
+    const rows = exportAuditEvents(this.ds, q, scope);
+    async function* lines() {
+      if (fmt === 'csv') yield csvHeader();
+      for await (const e of rows) yield fmt === 'csv' ? csvRow(e) : JSON.stringify(e) + '\n';
+    }
+    const name = `corral-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.${fmt}`;
+    await reply
+      .header('content-type', fmt === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+      .header('content-disposition', `attachment; filename="${name}"`)
+      .send(Readable.from(lines()));
+  }
+
+  /** Walks the chain and checkpoints; the report names the first event changed, removed or reordered. */
+  @Post('verify')
+  @HttpCode(200)
+  async verify(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
+    requireAuditor(p);
+    const report = await this.log.verify();
+    this.log.service.record({
+      requestId: String(req.id),
+      actor: actorOf(req),
+      action: 'audit.verify',
+      outcome: { status: 200, errorCode: report.ok ? null : `tamper_${report.problem?.kind}` },
+      detail: { ok: report.ok, events: report.events, problem: report.problem ?? null },
+    });
+    return report;
+  }
+
+  @Put('policies/:team')
+  async setPolicy(
+    @CurrentPrincipal() p: Principal,
+    @Param('team') team: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    if (p.globalRole !== 'admin')
+      throw new CorralError('forbidden', 'content capture policies are set by admins');
+    const b = parse(PolicyBody, body, 'body');
+    const policies = this.log.policies;
+    if (!(policies instanceof DbContentPolicies))
+      throw new CorralError('unsupported', 'content policies are managed by another service here');
+    const before = await policies.policyFor(team);
+    const after = { capture: b.capture, retentionDays: b.retention_days };
+    await policies.setPolicy(team, after);
+    this.log.service.record({
+      requestId: String(req.id),
+      actor: actorOf(req),
+      teamId: team,
+      action: 'audit_policy.update',
+      resource: `team:${team}`,
+      outcome: { status: 200 },
+      before,
+      after,
+    });
+    return { team_id: team, capture: after.capture, retention_days: after.retentionDays };
+  }
+
+  @Get('content/:event')
+  async content(
+    @CurrentPrincipal() p: Principal,
+    @Param('event') event: string,
+    @Query('team') team: unknown,
+  ) {
+    const t = parse(z.string().min(1).max(200), team, 'query team');
+    const scope = auditScopeFor(p);
+    if (!('all' in scope) && !scope.teams.includes(t)) throw new CorralError('forbidden', 'not your team');
+    const c = parse(z.uuid(), event, 'event id') && (await readContent(this.ds, t, event));
+    if (!c) throw new CorralError('not_found', 'no captured content for that event');
+    return {
+      event_id: c.eventId,
+      team_id: c.teamId,
+      time: c.time,
+      expires_at: c.expiresAt,
+      prompt: c.prompt,
+      response: c.response,
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import { Inject, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import type { CorralConfig } from '@corral/config';
+import type { Database } from '@corral/persistence';
+import { CONFIG, DATABASE } from '@corral/serving';
+import { KeysController } from './admin/keys.controller';
+import { TeamsController } from './admin/teams.controller';
+import { UsersController } from './admin/users.controller';
+import { OidcController } from './oidc/oidc.controller';
+import { AuthController } from './auth.controller';
+import { AuthGuard } from './auth.guard';
+import { InvalidationBus, LocalInvalidationBus, RedisInvalidationBus } from './invalidation';
+import { KeyCache } from './key-cache';
+import { KeyService } from './key.service';
+import { LastUsedWriter } from './last-used';
+import { installModelListFilter } from './model-list.filter';
+import { FailureLimiter } from './rate-limit';
+import { AuthRepositories } from './repositories';
+import { SessionService } from './session.service';
+
+/**
+ * Identity for the gateway: the global guard (APP_GUARD), login/logout, and the admin API for users,
+ * teams, members and keys. Needs CONFIG and DATABASE from the gateway's core module.
+ */
+@Module({
+  controllers: [AuthController, UsersController, TeamsController, KeysController, OidcController],
+  providers: [
+    {
+      provide: AuthRepositories,
+      useFactory: (db: Database) => new AuthRepositories(db.dataSource),
+      inject: [DATABASE],
+    },
+    {
+      provide: InvalidationBus,
+      useFactory: (config: CorralConfig): Promise<InvalidationBus> | InvalidationBus =>
+        config.redisUrl ? RedisInvalidationBus.connect(config.redisUrl) : new LocalInvalidationBus(),
+      inject: [CONFIG],
+    },
+    { provide: KeyCache, useFactory: (bus: InvalidationBus) => new KeyCache(bus), inject: [InvalidationBus] },
+    {
+      provide: LastUsedWriter,
+      useFactory: (repos: AuthRepositories) => new LastUsedWriter(repos.keys),
+      inject: [AuthRepositories],
+    },
+    {
+      provide: KeyService,
+      useFactory: (
+        repos: AuthRepositories,
+        cache: KeyCache,
+        bus: InvalidationBus,
+        lastUsed: LastUsedWriter,
+      ) => new KeyService(repos, cache, bus, lastUsed),
+      inject: [AuthRepositories, KeyCache, InvalidationBus, LastUsedWriter],
+    },
+    {
+      provide: SessionService,
+      useFactory: (repos: AuthRepositories) => new SessionService(repos),
+      inject: [AuthRepositories],
+    },
+    { provide: FailureLimiter, useValue: new FailureLimiter() },
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
+  exports: [KeyService, AuthRepositories],
+})
+export class AuthModule implements OnModuleInit, OnModuleDestroy {
+  constructor(
+    @Inject(InvalidationBus) private readonly bus: InvalidationBus,
+    @Inject(LastUsedWriter) private readonly lastUsed: LastUsedWriter,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  onModuleInit(): void {
+    const instance = this.adapterHost.httpAdapter?.getInstance() as FastifyInstance | undefined;
+    if (instance && typeof instance.addHook === 'function') installModelListFilter(instance);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.lastUsed.close();
+    await this.bus.close();
+  }
+}

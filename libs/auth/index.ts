@@ -1,0 +1,17 @@
+export * from './scopes';
+export * from './credentials';
+export * from './password';
+export * from './entities';
+export * from './principal';
+export * from './repositories';
+export * from './invalidation';
+export * from './key-cache';
+export * from './key.service';
+export * from './session.service';
+export * from './rate-limit';
+export * from './last-used';
+export * from './model-access';
+export { AuthGuard, UNAUTHORIZED_MESSAGE } from './auth.guard';
+export { buildOpenApi } from './admin/openapi';
+export { AuthModule } from './auth.module';
+export { bootstrapAuth, type BootstrapResult } from './bootstrap';

@@ -1,0 +1,17 @@
+export * from './policy';
+export * from './calendar';
+export * from './store';
+export { MemoryQuotaStore, type MemoryStoreOptions } from './memory-store';
+export { RedisQuotaStore, type RedisStoreOptions } from './redis-store';
+export * from './headers';
+export * from './fair-queue';
+export * from './policy-notifier';
+export * from './policy-cache';
+export { QuotaPolicyRepository } from './policy.repository';
+export * from './quota.service';
+export * from './quota.interceptor';
+export * from './quota.tokens';
+export * from './usage/usage.types';
+export { UsageRepository, usageCsv } from './usage/usage.repository';
+export { BatchedUsageWriter, type BatchedUsageWriterOptions } from './usage/usage-writer';
+export { QuotaModule } from './quota.module';
