@@ -18,6 +18,7 @@ import Fastify from 'fastify';
 import { AuditInterceptor, openAuditLog, type AuditLog } from '@corral/audit';
 import { openTestDb, type Target } from '../libs/audit/testing/db';
 import { sampleRequest } from '../libs/audit/testing/events';
+import { runStandalone } from './support/standalone';
 
 type Row = Record<string, string | number>;
 
@@ -133,24 +134,4 @@ export async function run(): Promise<{ title: string; rows: Row[] }> {
   };
 }
 
-function markdown(rows: Row[]): string {
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return [
-    `| ${cols.join(' | ')} |`,
-    `|${cols.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${cols.map((c) => r[c] ?? '').join(' | ')} |`),
-  ].join('\n');
-}
-
-if (require.main === module) {
-  run().then(
-    (r) => {
-      console.log(`### ${r.title}\n\n${markdown(r.rows)}`);
-      process.exit(0);
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message);
-      process.exit(1);
-    },
-  );
-}
+runStandalone(module, run);

@@ -24,6 +24,7 @@ import { createRegistry } from '@corral/registry';
 import { CONFIG, DATABASE, REGISTRY, SCHEDULER } from '@corral/serving';
 import { MIGRATIONS } from '../migrations';
 import type { CoreServices } from '../apps/gateway/src/app.module';
+import { runStandalone } from './support/standalone';
 
 type Row = Record<string, string | number>;
 
@@ -159,25 +160,4 @@ export async function run(): Promise<{ title: string; rows: Row[] }> {
   }
 }
 
-function markdown(rows: Row[]): string {
-  const cols = Object.keys(rows[0] ?? {});
-  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  return [
-    line(cols),
-    line(cols.map(() => '---')),
-    ...rows.map((r) => line(cols.map((c) => r[c] ?? ''))),
-  ].join('\n');
-}
-
-if (require.main === module) {
-  run().then(
-    (r) => {
-      console.log(`### ${r.title}\n\n${markdown(r.rows)}`);
-      process.exit(0);
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message);
-      process.exit(1);
-    },
-  );
-}
+runStandalone(module, run);

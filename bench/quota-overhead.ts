@@ -20,6 +20,7 @@ import {
   type PolicySource,
   type QuotaStore,
 } from '@corral/quota';
+import { runStandalone } from './support/standalone';
 
 type Row = Record<string, string | number>;
 
@@ -122,24 +123,4 @@ export async function run(): Promise<{ title: string; rows: Row[] }> {
   return { title: `Quota admission overhead per request (admit + settle, ${N} × ${ROUNDS} per mode)`, rows };
 }
 
-function markdown(rows: Row[]): string {
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  return [
-    `| ${cols.join(' | ')} |`,
-    `|${cols.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${cols.map((c) => r[c] ?? '').join(' | ')} |`),
-  ].join('\n');
-}
-
-if (require.main === module) {
-  run().then(
-    (r) => {
-      console.log(`### ${r.title}\n\n${markdown(r.rows)}`);
-      process.exit(0);
-    },
-    (e: Error) => {
-      console.error(e.stack ?? e.message);
-      process.exit(1);
-    },
-  );
-}
+runStandalone(module, run);

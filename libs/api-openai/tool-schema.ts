@@ -2,34 +2,13 @@
  * JSON schemas for grammar-constrained output: the schema that forces a tool call, and a relaxed
  * form of a caller's schema for when they did not ask for strict validation.
  */
-import type { ToolDef } from '@corral/dispatch';
+import { GRAMMAR_SCHEMA_KEYWORDS, type ToolDef } from '@corral/dispatch';
 
 /**
  * What the worker's grammar converter enforces (libs/inference/json-schema.ts). It rejects every
  * other keyword, so that a strict schema is never silently half-enforced.
  */
-const ENFORCED = new Set([
-  'type',
-  'const',
-  'enum',
-  'oneOf',
-  'anyOf',
-  'properties',
-  'required',
-  'additionalProperties',
-  'minProperties',
-  'maxProperties',
-  'items',
-  'prefixItems',
-  'minItems',
-  'maxItems',
-  'minLength',
-  'maxLength',
-  'format',
-  '$ref',
-  '$defs',
-  'description',
-]);
+const ENFORCED = new Set([...GRAMMAR_SCHEMA_KEYWORDS, 'description']);
 const FORMATS = new Set(['date-time', 'time', 'date']);
 /** Keywords whose value is a map of name → subschema. */
 const SCHEMA_MAPS = new Set(['properties', '$defs']);

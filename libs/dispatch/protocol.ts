@@ -104,6 +104,33 @@ export const ConstraintSchema = z.discriminatedUnion('type', [
 ]);
 export type Constraint = z.infer<typeof ConstraintSchema>;
 
+/**
+ * JSON-schema keywords the worker's grammar (node-llama-cpp's schema-to-GBNF converter) enforces
+ * for a `json_schema` constraint. The worker refuses schemas with other constraint keywords rather
+ * than half-enforce them; the gateway may loosen non-strict client schemas to this set first.
+ */
+export const GRAMMAR_SCHEMA_KEYWORDS: ReadonlySet<string> = new Set([
+  'type',
+  'const',
+  'enum',
+  'oneOf',
+  'anyOf',
+  'properties',
+  'required',
+  'additionalProperties',
+  'minProperties',
+  'maxProperties',
+  'items',
+  'prefixItems',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'format',
+  '$ref',
+  '$defs',
+]);
+
 // ---- gateway → worker ------------------------------------------------------------------------
 
 export const LoadMsg = z.object({ type: z.literal('load'), id: z.string(), model: ModelSpecSchema });

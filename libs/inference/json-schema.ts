@@ -1,3 +1,4 @@
+import { GRAMMAR_SCHEMA_KEYWORDS } from '@corral/dispatch';
 import { WorkerJobError } from './errors';
 
 /** Keywords that only annotate a schema; they never change what output is valid. */
@@ -14,27 +15,7 @@ const ANNOTATIONS = new Set([
   'writeOnly',
 ]);
 /** Keywords node-llama-cpp's JSON-schema-to-GBNF converter enforces. */
-const ENFORCED = new Set([
-  'type',
-  'const',
-  'enum',
-  'oneOf',
-  'anyOf',
-  'properties',
-  'required',
-  'additionalProperties',
-  'minProperties',
-  'maxProperties',
-  'items',
-  'prefixItems',
-  'minItems',
-  'maxItems',
-  'minLength',
-  'maxLength',
-  'format',
-  '$ref',
-  '$defs',
-]);
+const ENFORCED = GRAMMAR_SCHEMA_KEYWORDS;
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
 const FORMATS = new Set(['date-time', 'time', 'date']);
 
