@@ -1,6 +1,6 @@
 /**
  * GET /admin/v1/usage?from&to&groupBy=team,key,user,model&granularity=hour|day|month|total
- * [&teamId&keyId&userId&model][&format=csv]. Admins see every team; a team owner sees its own teams
+ * [&teamId&keyId&userId&model][&format=csv]. Admins and auditors see every team; a team owner sees its own teams
  * (teamId required when it owns several).
  */
 import { Controller, Get, Query, Res } from '@nestjs/common';
@@ -23,7 +23,8 @@ export class UsageController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const q = parsePolicy(UsageQuerySchema, query ?? {});
-    if (!isGlobalAdmin(p)) {
+    // Admins and auditors (read-only global role) see every team; owners only the teams they own.
+    if (!isGlobalAdmin(p) && p.globalRole !== 'auditor') {
       const owned = Object.entries(p.teamRoles)
         .filter(([, r]) => r === 'owner')
         .map(([t]) => t);
