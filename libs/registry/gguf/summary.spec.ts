@@ -137,7 +137,7 @@ describe('validateGguf', () => {
 });
 
 describe('real models in shared/models', () => {
-  const models = '/work/shared/models';
+  const models = join(__dirname, '../../../../shared/models');
   const has = (f: string): boolean => existsSync(join(models, f));
   const real = (f: string): jest.It => {
     if (has(f)) return it;
