@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { checkpointFromDir, convertCheckpoint } from './convert';
 const HF = join(__dirname, '../../../../shared/models/stories260K-hf');
 const ORIGINAL = join(__dirname, '../../../../shared/models/stories260K.gguf');
 jest.setTimeout(120_000);
+const present = existsSync(HF) && existsSync(ORIGINAL);
+if (!present) console.log(`skipping the stories260K-hf conversion test: ${HF} is not present`);
 
 let dir: string;
 let llama: Llama;
@@ -23,7 +26,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('stories260K-hf converts to a GGUF that writes the same story', async () => {
+(present ? test : test.skip)('stories260K-hf converts to a GGUF that writes the same story', async () => {
   const out = join(dir, 'stories.gguf');
   await convertCheckpoint(await checkpointFromDir(HF), out);
   const conv = (await readGguf(out)).metadata;
