@@ -2,7 +2,8 @@
  * The README's promise, as a user types it: `corral create tiny -f Modelfile`, then
  * `corral run tiny "hello"`, plus the other verbs, against a real server.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   SCRIPT_TEXT,
@@ -72,4 +73,30 @@ it('reports errors plainly', async () => {
   const down = await runCli(['list'], { CORRAL_HOST: '127.0.0.1:1' });
   expect(down.code).toBe(1);
   expect(down.stderr).toMatch(/could not connect/);
+});
+
+it('applies, lists and reverts database migrations by hand (corral migrate)', async () => {
+  // Its own data directory: the embedded database admits one process at a time.
+  const home = mkdtempSync(join(tmpdir(), 'corral-migrate-'));
+  const menv = { CORRAL_HOME: home, DATABASE_URL: '' };
+  try {
+    const before = await runCli(['migrate', 'status'], menv);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toMatch(/^pending\s+Init\d+$/m);
+    expect(before.stdout).not.toMatch(/^applied/m);
+    const up = await runCli(['migrate', 'up'], menv);
+    expect(up.stdout).toMatch(/^applied Init\d+$/m);
+    const again = await runCli(['migrate', 'up'], menv);
+    expect(again.stdout).toMatch(/nothing to apply/);
+    const down = await runCli(['migrate', 'down'], menv);
+    expect(down.stdout).toMatch(/^reverted \w+\d+$/m);
+    const after = await runCli(['migrate', 'status'], menv);
+    expect(after.stdout).toMatch(/^applied\s+Init\d+$/m);
+    expect(after.stdout.match(/^pending/gm)).toHaveLength(1);
+    const bad = await runCli(['migrate', 'sideways'], menv);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown migrate action 'sideways'/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
