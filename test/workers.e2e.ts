@@ -93,25 +93,45 @@ describe('bounded queue', () => {
   afterAll(() => corral?.stop());
 
   it('answers 503 when the queue is full', async () => {
-    const long = () =>
-      fetch(`${corral.url}/api/generate`, {
+    // One sequence, one queue place. The first stream holds the sequence (it runs until its context
+    // is full), the second waits in the queue, so the third must be refused at once.
+    const streams: AbortController[] = [];
+    const open = (prompt: string) => {
+      const ac = new AbortController();
+      streams.push(ac);
+      return fetch(`${corral.url}/api/generate`, {
         method: 'POST',
         headers: corral.authHeaders,
-        body: JSON.stringify({ model: 'random', prompt: 'go', stream: false, options: { num_predict: 400 } }),
+        signal: ac.signal,
+        body: JSON.stringify({ model: 'random', prompt, options: { num_predict: 100000, temperature: 1 } }),
       });
-    const first = long();
-    await new Promise((r) => setTimeout(r, 300));
-    const second = long();
-    await new Promise((r) => setTimeout(r, 300));
-    const third = await postJson(`${corral.url}/api/generate`, {
-      model: 'random',
-      prompt: 'x',
-      stream: false,
-    });
-    expect(third.status).toBe(503);
-    expect(String(third.json?.error)).toMatch(/busy|queue/);
-    expect((await first).status).toBe(200);
-    expect((await second).status).toBe(200);
+    };
+    try {
+      const first = await open('first');
+      expect(first.status).toBe(200);
+      await first.body!.getReader().read(); // generating: the only sequence is taken
+      const second = open('second').catch(() => undefined); // waits for the sequence
+      await new Promise((r) => setTimeout(r, 300));
+      const third = await postJson(`${corral.url}/api/generate`, {
+        model: 'random',
+        prompt: 'x',
+        stream: false,
+      });
+      expect(third.status).toBe(503);
+      expect(String(third.json?.error)).toMatch(/busy|queue/);
+      for (const ac of streams) ac.abort();
+      await second;
+      // Once the streams are gone, the sequence and the queue are free again.
+      const after = await postJson(`${corral.url}/api/generate`, {
+        model: 'random',
+        prompt: 'x',
+        stream: false,
+        options: { num_predict: 3 },
+      });
+      expect(after.status).toBe(200);
+    } finally {
+      for (const ac of streams) ac.abort();
+    }
   });
 });
 
