@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import autocannon from 'autocannon';
@@ -21,32 +21,16 @@ import { loadConfig } from '@corral/config';
 import { Scheduler, WorkerPool } from '@corral/dispatch';
 import { openDatabase } from '@corral/persistence';
 import { createRegistry } from '@corral/registry';
-import { CONFIG, DATABASE, REGISTRY, SCHEDULER } from '@corral/serving';
 import { MIGRATIONS } from '../migrations';
-import type { CoreServices } from '../apps/gateway/src/app.module';
+import { CoreModule, type CoreServices } from '../apps/gateway/src/app.module';
 import { runStandalone } from './support/standalone';
 
 type Row = Record<string, string | number>;
 
-/** The gateway's providers without AuthModule: the "no auth" contender. */
-@Global()
-@Module({})
-class BareCore {
-  static with(core: CoreServices): DynamicModule {
-    const providers = [
-      { provide: CONFIG, useValue: core.config },
-      { provide: DATABASE, useValue: core.database },
-      { provide: REGISTRY, useValue: core.registry },
-      { provide: SCHEDULER, useValue: core.scheduler },
-    ];
-    return { module: BareCore, providers, exports: providers.map((p) => p.provide) };
-  }
-}
-
 @Module({})
 class NoAuthModule {
   static with(core: CoreServices): DynamicModule {
-    return { module: NoAuthModule, imports: [BareCore.with(core), OpenAiApiModule] };
+    return { module: NoAuthModule, imports: [CoreModule.with(core), OpenAiApiModule] };
   }
 }
 
@@ -54,7 +38,7 @@ class NoAuthModule {
 @Module({})
 class AuthOnlyModule {
   static with(core: CoreServices): DynamicModule {
-    return { module: AuthOnlyModule, imports: [BareCore.with(core), AuthModule, OpenAiApiModule] };
+    return { module: AuthOnlyModule, imports: [CoreModule.with(core), AuthModule, OpenAiApiModule] };
   }
 }
 

@@ -23,7 +23,7 @@ export interface CoreServices {
 /** The singletons built at boot, provided to every feature module. */
 @Global()
 @Module({})
-class CoreModule {
+export class CoreModule {
   static with(core: CoreServices): DynamicModule {
     const providers = [
       { provide: CONFIG, useValue: core.config },
