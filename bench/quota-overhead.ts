@@ -21,6 +21,7 @@ import {
   type QuotaStore,
 } from '@corral/quota';
 import { runStandalone } from './support/standalone';
+import { quantile } from './support/stats';
 
 type Row = Record<string, string | number>;
 
@@ -74,8 +75,6 @@ async function measure(q: QuotaService, inFlight: number, out: number[]): Promis
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-
 export async function run(): Promise<{ title: string; rows: Row[] }> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -102,12 +101,12 @@ export async function run(): Promise<{ title: string; rows: Row[] }> {
         for (const [m, q] of modes)
           seconds.set(m, seconds.get(m)! + (await measure(q, inFlight, samples.get(m)!)));
       for (const [m] of modes) {
-        const xs = samples.get(m)!.sort((a, b) => a - b);
+        const xs = samples.get(m)!;
         rows.push({
           mode: m,
           'in flight': inFlight,
-          'admit+settle p50 (µs)': Math.round(pct(xs, 50)),
-          'p99 (µs)': Math.round(pct(xs, 99)),
+          'admit+settle p50 (µs)': Math.round(quantile(xs, 0.5)),
+          'p99 (µs)': Math.round(quantile(xs, 0.99)),
           'admissions/s': Math.round(xs.length / seconds.get(m)!),
         });
       }
