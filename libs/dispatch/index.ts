@@ -4,3 +4,4 @@ export * from './async-queue';
 export * from './worker-link';
 export * from './worker-pool';
 export * from './scheduler';
+export * from './fair-queue';

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
 import { AsyncQueue } from './async-queue';
+import { FairQueue, type FairShare } from './fair-queue';
 import type { WorkerPool } from './worker-pool';
 import type { WorkerLink } from './worker-link';
 import type {
@@ -31,6 +32,8 @@ export interface RunTarget {
   spec: Omit<ModelSpecInput, 'key' | 'name'>;
   /** Idle time before unload in ms; negative = never, 0 = right after this request. */
   keepAliveMs: number;
+  /** Whose fair share a request waiting for a busy model counts against (team, weight, priority). */
+  fair?: FairShare;
 }
 
 export interface GenerateRequest extends RunTarget {
@@ -79,7 +82,8 @@ interface Instance {
   loaded?: LoadedModel;
   ready: Promise<void>;
   active: number;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  /** Requests waiting for a sequence of this instance, served by weighted fair share across teams. */
+  waiters: FairQueue<{ resolve: () => void; reject: (e: unknown) => void }>;
   lastUsed: number;
   keepAliveMs: number;
   expiresAt: number;
@@ -196,7 +200,7 @@ export class Scheduler {
           reject(new CorralError('bad_request', 'request cancelled'));
         };
         signal?.addEventListener('abort', onAbort, { once: true });
-        current.waiters.push(waiter);
+        current.waiters.push(waiter, t.fair);
       });
     } finally {
       this.queued--;
@@ -245,7 +249,7 @@ export class Scheduler {
       worker,
       ready: Promise.resolve(),
       active: 0,
-      waiters: [],
+      waiters: new FairQueue(),
       lastUsed: Date.now(),
       keepAliveMs: t.keepAliveMs,
       expiresAt: FOREVER,

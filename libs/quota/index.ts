@@ -4,7 +4,7 @@ export * from './store';
 export { MemoryQuotaStore, type MemoryStoreOptions } from './memory-store';
 export { RedisQuotaStore, type RedisStoreOptions } from './redis-store';
 export * from './headers';
-export * from './fair-queue';
+export { FairQueue, type FairShare, type Priority } from '@corral/dispatch';
 export * from './policy-notifier';
 export * from './policy-cache';
 export { QuotaPolicyRepository } from './policy.repository';

@@ -3,6 +3,7 @@
  * (edited over the admin API and the CLI), so every field is validated here with a message that
  * names it; an unset field means "no limit".
  */
+import type { Priority } from '@corral/dispatch';
 import { z } from 'zod';
 import { CorralError } from '@corral/common';
 
@@ -48,8 +49,7 @@ export const TeamPolicySchema = LimitsSchema.extend({
 });
 export type TeamPolicy = z.infer<typeof TeamPolicySchema>;
 
-export const PRIORITIES = ['interactive', 'batch'] as const;
-export type Priority = (typeof PRIORITIES)[number];
+export const PRIORITIES = ['interactive', 'batch'] as const satisfies readonly Priority[];
 
 export const KeyPolicySchema = LimitsSchema.extend({
   /** Interactive requests of a team are served before its batch requests. Defaults to interactive. */

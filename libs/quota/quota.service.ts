@@ -7,7 +7,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
-import type { FairShare } from './fair-queue';
+import type { FairShare } from '@corral/dispatch';
 import { rateLimitHeaders, refusalError } from './headers';
 import { effectivePolicy, MAX_LIMIT, modelAllowed, type EffectivePolicy, type Limits } from './policy';
 import type { PolicySource } from './policy-cache';

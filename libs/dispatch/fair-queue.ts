@@ -13,7 +13,8 @@
  * The array-like surface (push, shift, indexOf, splice, length) lets it replace a plain `T[]`
  * waiting list without touching the code around it.
  */
-import type { Priority } from './policy';
+/** Interactive requests of a team are served before its batch requests. */
+export type Priority = 'interactive' | 'batch';
 
 export interface FairShare {
   /** Whose share the request counts against. Requests without one share the team "". */
