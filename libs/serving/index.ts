@@ -1,3 +1,4 @@
 export * from './tokens';
 export * from './run.service';
 export * from './ndjson';
+export * from './run-observers';

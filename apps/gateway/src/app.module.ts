@@ -5,7 +5,7 @@ import type { CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
 import type { ModelRegistry } from '@corral/registry';
 import type { Scheduler } from '@corral/dispatch';
-import { CONFIG, DATABASE, REGISTRY, SCHEDULER } from '@corral/serving';
+import { CONFIG, DATABASE, REGISTRY, RunObservers, SCHEDULER } from '@corral/serving';
 import { OllamaApiModule } from '@corral/api-ollama';
 import { OpenAiApiModule } from '@corral/api-openai';
 import { AuthModule } from '@corral/auth';
@@ -30,6 +30,7 @@ export class CoreModule {
       { provide: DATABASE, useValue: core.database },
       { provide: REGISTRY, useValue: core.registry },
       { provide: SCHEDULER, useValue: core.scheduler },
+      { provide: RunObservers, useValue: new RunObservers() },
     ];
     return { module: CoreModule, providers, exports: providers.map((p) => p.provide) };
   }
