@@ -1,14 +1,30 @@
 /**
- * Builds the llama.cpp baselines (`llama-server`, `llama-bench`) from the source node-llama-cpp ships
- * (node_modules/node-llama-cpp/llama/gitRelease.bundle), i.e. the same llama.cpp the worker's prebuilt
- * binaries were built from. CPU only, Release, only the two targets, into a cache outside the repo
- * (`$CORRAL_BENCH_CACHE`, default ~/.cache/corral-bench/llama.cpp-<commit>), reused by later runs.
+ * Builds the llama.cpp baselines (`llama-server`, `llama-bench`, `llama-quantize`) from the source
+ * node-llama-cpp ships (node_modules/node-llama-cpp/llama/gitRelease.bundle), i.e. the same llama.cpp
+ * the worker's prebuilt binaries were built from, into a cache outside the repo (`$CORRAL_BENCH_CACHE`,
+ * default ~/.cache/corral-bench/llama.cpp-<commit>), reused by later runs.
+ *
+ * Only the tools are compiled: they are linked against the very libllama / libggml / libllama-common
+ * shared libraries of node-llama-cpp's prebuilt CPU package that the worker loads (its CPU backend
+ * variants are picked at run time the same way). So the baseline runs the worker's own llama.cpp
+ * binary code, and the build takes minutes, not the hour a full llama.cpp build takes on 2 cores.
+ * Where no prebuilt package for this platform is installed (or with CORRAL_BENCH_FULL_BUILD=1), the
+ * whole of llama.cpp is built from source instead.
  *
  * `node dist/bench/llama-cpp.js` (npm run bench:setup) builds it; `npm run bench` calls the same code
  * when the cache is missing.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -21,7 +37,11 @@ export interface LlamaCppBuild {
   prebuiltRelease?: string;
   server: string;
   bench: string;
+  /** llama-quantize ('' in a build that predates it). */
+  quantize: string;
   dir: string;
+  /** 'prebuilt-libs': tools linked against node-llama-cpp's prebuilt libraries; 'source': everything built. */
+  mode: 'prebuilt-libs' | 'source';
   /** Seconds the (first) configure + build took, as recorded when it ran. */
   buildSeconds: number;
   cmakeFlags: string[];
@@ -43,7 +63,7 @@ const FLAGS = [
   '-DLLAMA_BUILD_EXAMPLES=OFF',
   '-DLLAMA_BUILD_APP=OFF',
 ];
-const TARGETS = ['llama-server', 'llama-bench'];
+const TARGETS = ['llama-server', 'llama-bench', 'llama-quantize'];
 
 /** node_modules/node-llama-cpp above this file (its package exports hide package.json from require.resolve). */
 function nodeLlamaCppDir(): string {
@@ -67,18 +87,22 @@ function bundleInfo(): { bundle: string; commit: string; release: string; prebui
 
 /** What the installed prebuilt binaries (the ones the worker loads) record as their llama.cpp release. */
 function prebuiltRelease(root: string): string | undefined {
+  const dir = prebuiltDir(root);
+  if (!dir) return undefined;
+  const m = JSON.parse(readFileSync(join(dir, '_nlcBuildMetadata.json'), 'utf8')) as {
+    buildOptions?: { llamaCpp?: { release?: string } };
+  };
+  return m.buildOptions?.llamaCpp?.release;
+}
+
+/** The directory of node-llama-cpp's prebuilt CPU binaries for this platform (libllama, libggml*), if installed. */
+function prebuiltDir(root: string): string | undefined {
   const scope = join(root, '..', '@node-llama-cpp');
   const arch = `${process.platform === 'darwin' ? 'mac' : process.platform}-${process.arch}`;
   for (const dir of [join(scope, arch, 'bins'), join(root, 'bins')]) {
     if (!existsSync(dir)) continue;
     for (const sub of readdirSync(dir)) {
-      const meta = join(dir, sub, '_nlcBuildMetadata.json');
-      if (existsSync(meta)) {
-        const m = JSON.parse(readFileSync(meta, 'utf8')) as {
-          buildOptions?: { llamaCpp?: { release?: string } };
-        };
-        return m.buildOptions?.llamaCpp?.release;
-      }
+      if (existsSync(join(dir, sub, '_nlcBuildMetadata.json'))) return realpathSync(join(dir, sub));
     }
   }
   return undefined;
@@ -95,23 +119,32 @@ export function cacheRoot(): string {
 export function findLlamaCpp(partial = false): LlamaCppBuild | undefined {
   const info = bundleInfo();
   const dir = join(cacheRoot(), `llama.cpp-${info.commit.slice(0, 8)}`);
-  const server = join(dir, 'build/bin/llama-server');
-  const bench = join(dir, 'build/bin/llama-bench');
+  const bin = (name: string) => join(dir, 'build/bin', name);
+  const server = bin('llama-server');
+  const bench = bin('llama-bench');
+  const quantize = bin('llama-quantize');
   const record = join(dir, 'build-info.json');
+  const have = (f: string) => (existsSync(f) ? f : '');
   if (partial && (existsSync(server) || existsSync(bench))) {
     return {
       ...info,
       buildSeconds: Number.NaN,
       cmakeFlags: FLAGS,
-      server: existsSync(server) ? server : '',
-      bench: existsSync(bench) ? bench : '',
+      server: have(server),
+      bench: have(bench),
+      quantize: have(quantize),
+      mode: 'source',
       dir,
       builtNow: false,
     };
   }
-  if (!existsSync(server) || !existsSync(bench) || !existsSync(record)) return undefined;
-  const rec = JSON.parse(readFileSync(record, 'utf8')) as { buildSeconds: number; cmakeFlags: string[] };
-  return { ...info, ...rec, server, bench, dir, builtNow: false };
+  if (![server, bench, quantize, record].every((f) => existsSync(f))) return undefined;
+  const rec = JSON.parse(readFileSync(record, 'utf8')) as {
+    buildSeconds: number;
+    cmakeFlags: string[];
+    mode?: LlamaCppBuild['mode'];
+  };
+  return { ...info, ...rec, mode: rec.mode ?? 'source', server, bench, quantize, dir, builtNow: false };
 }
 
 function run(cmd: string, args: string[], cwd: string, log: string): Promise<void> {
@@ -138,7 +171,7 @@ function run(cmd: string, args: string[], cwd: string, log: string): Promise<voi
   });
 }
 
-/** Returns the cached build, building it first when missing (several minutes on 2 cores). */
+/** Returns the cached build, building it first when missing (minutes; an hour for a full build on 2 cores). */
 export async function ensureLlamaCpp(log: (line: string) => void = console.error): Promise<LlamaCppBuild> {
   const cached = findLlamaCpp();
   if (cached) return cached;
@@ -156,19 +189,101 @@ export async function ensureLlamaCpp(log: (line: string) => void = console.error
       cwd: src,
     });
   }
+  const prebuilt = prebuiltDir(nodeLlamaCppDir());
+  const mode: LlamaCppBuild['mode'] =
+    prebuilt && hasNinja() && process.env.CORRAL_BENCH_FULL_BUILD !== '1' ? 'prebuilt-libs' : 'source';
   const jobs = String(availableParallelism());
   const generator = hasNinja() ? ['-G', 'Ninja'] : [];
   log(`configuring llama.cpp (CPU only, Release) in ${build}`);
   await run('cmake', ['-S', src, '-B', build, ...generator, ...FLAGS], dir, join(dir, 'configure.log'));
-  log(`building ${TARGETS.join(', ')} with ${jobs} jobs (several minutes on 2 cores)`);
-  await run('cmake', ['--build', build, '-j', jobs, '--target', ...TARGETS], dir, join(dir, 'build.log'));
+  if (mode === 'prebuilt-libs') {
+    log(`building ${TARGETS.join(', ')} against node-llama-cpp's prebuilt libraries in ${prebuilt}`);
+    await buildAgainstPrebuilt(build, prebuilt!, jobs, dir);
+  } else {
+    log(`building ${TARGETS.join(', ')} and all of llama.cpp with ${jobs} jobs (up to an hour on 2 cores)`);
+    await run('cmake', ['--build', build, '-j', jobs, '--target', ...TARGETS], dir, join(dir, 'build.log'));
+  }
   process.stderr.write('\n');
   const buildSeconds = (Date.now() - started) / 1000;
-  writeFileSync(join(dir, 'build-info.json'), JSON.stringify({ buildSeconds, cmakeFlags: FLAGS }, null, 2));
-  log(`llama.cpp built in ${buildSeconds.toFixed(0)} s`);
+  writeFileSync(
+    join(dir, 'build-info.json'),
+    JSON.stringify({ buildSeconds, cmakeFlags: FLAGS, mode }, null, 2),
+  );
+  log(`llama.cpp tools built in ${buildSeconds.toFixed(0)} s (${mode})`);
   const built = findLlamaCpp();
-  if (!built) throw new Error(`llama.cpp build finished but ${build}/bin lacks ${TARGETS.join(' or ')}`);
+  if (!built) throw new Error(`llama.cpp build finished but ${build}/bin lacks one of ${TARGETS.join(', ')}`);
   return { ...built, builtNow: true };
+}
+
+/** The CMake object directories each tool is made of (the libraries of llama.cpp itself come prebuilt). */
+const TOOL_OBJECTS: Record<string, string[]> = {
+  'llama-bench': [
+    'tools/llama-bench/CMakeFiles/llama-bench.dir',
+    'tools/llama-bench/CMakeFiles/llama-bench-impl.dir',
+  ],
+  'llama-quantize': [
+    'tools/quantize/CMakeFiles/llama-quantize.dir',
+    'tools/quantize/CMakeFiles/llama-quantize-impl.dir',
+  ],
+  'llama-server': [
+    'tools/server/CMakeFiles/llama-server.dir',
+    'tools/server/CMakeFiles/llama-server-impl.dir',
+    'tools/server/CMakeFiles/server-context.dir',
+    'tools/mtmd/CMakeFiles/mtmd.dir',
+    'tools/ui/CMakeFiles/llama-ui.dir',
+    'vendor/cpp-httplib/CMakeFiles/cpp-httplib.dir',
+    'vendor/hash/CMakeFiles/vendor-hash.dir',
+  ],
+};
+
+/**
+ * Compiles only the tools' own object files (Ninja builds single objects without their link
+ * dependencies), then links each tool against the prebuilt shared libraries, symlinked beside the
+ * binaries so that `$ORIGIN` finds them and ggml finds its CPU backend variants there at run time.
+ */
+async function buildAgainstPrebuilt(
+  build: string,
+  prebuilt: string,
+  jobs: string,
+  dir: string,
+): Promise<void> {
+  const objects = execFileSync('ninja', ['-C', build, '-t', 'targets', 'all'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(':')[0]!)
+    .filter((t) => t.endsWith('.o'));
+  const of = (tool: string) => objects.filter((o) => TOOL_OBJECTS[tool]!.some((d) => o.startsWith(`${d}/`)));
+  const all = [...new Set(TARGETS.flatMap(of))];
+  await run('ninja', ['-C', build, '-j', jobs, ...all], dir, join(dir, 'build.log'));
+  const bin = join(build, 'bin');
+  mkdirSync(bin, { recursive: true });
+  const libs = readdirSync(prebuilt).filter((f) => /^lib(llama|ggml).*\.so/.test(f));
+  for (const f of libs) {
+    rmSync(join(bin, f), { force: true });
+    symlinkSync(join(prebuilt, f), join(bin, f));
+  }
+  // Link order: common before llama before ggml; the CPU variants are loaded at run time, not linked.
+  const rank = (f: string) =>
+    ['libllama-common', 'libllama', 'libggml.', 'libggml-base'].findIndex((p) => f.startsWith(p));
+  const link = libs
+    .filter((f) => !f.startsWith('libggml-cpu') && rank(f) >= 0)
+    .sort((a, b) => rank(a) - rank(b))
+    .map((f) => join(bin, f));
+  for (const tool of TARGETS) {
+    await run(
+      'c++',
+      [
+        '-o',
+        join(bin, tool),
+        ...of(tool).map((o) => join(build, o)),
+        ...link,
+        '-Wl,-rpath,$ORIGIN',
+        '-lpthread',
+        '-ldl',
+      ],
+      dir,
+      join(dir, `link-${tool}.log`),
+    );
+  }
 }
 
 function hasNinja(): boolean {
@@ -185,7 +300,7 @@ if (require.main === module) {
     (b) =>
       console.log(
         `llama.cpp ${b.commit.slice(0, 8)} (${b.release}; worker prebuilt: ${b.prebuiltRelease ?? '?'}) ` +
-          `${b.builtNow ? 'built' : 'already built'} in ${b.dir} (build took ${b.buildSeconds.toFixed(0)} s)`,
+          `${b.builtNow ? 'built' : 'already built'} in ${b.dir} (${b.mode}; build took ${b.buildSeconds.toFixed(0)} s)`,
       ),
     (e: unknown) => {
       console.error(e instanceof Error ? e.message : e);

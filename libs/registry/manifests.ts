@@ -194,20 +194,28 @@ export class ManifestStore {
   async list(): Promise<{ manifests: StoredManifest[]; corrupt: string[] }> {
     const manifests: StoredManifest[] = [];
     const corrupt: string[] = [];
+    for (const { name, path: file } of await this.locations()) {
+      try {
+        const m = await this.readAt(name, file);
+        if (m) manifests.push(m);
+      } catch {
+        corrupt.push(file);
+      }
+    }
+    return { manifests, corrupt };
+  }
+
+  /** Where every manifest file is, without reading them (directory walk only). */
+  async locations(): Promise<{ name: ModelName; path: string }[]> {
+    const out: { name: ModelName; path: string }[] = [];
     for (const dir of await this.tagDirs()) {
       const rel = path.relative(this.dir, dir).split(path.sep);
       for (const tag of await readdirSafe(dir)) {
         const name = nameFromPathParts([...rel, tag]);
-        if (!name) continue;
-        try {
-          const m = await this.readAt(name, path.join(dir, tag));
-          if (m) manifests.push(m);
-        } catch {
-          corrupt.push(path.join(dir, tag));
-        }
+        if (name) out.push({ name, path: path.join(dir, tag) });
       }
     }
-    return { manifests, corrupt };
+    return out;
   }
 
   /** The `<host>/<namespace>/<model>` directories, three levels down. */

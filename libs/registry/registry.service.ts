@@ -58,6 +58,9 @@ export interface ShowOptions {
 /** Ollama's template when a model has none: the prompt as-is. */
 const DEFAULT_TEMPLATE = '{{ .Prompt }}';
 
+/** A listing entry with its manifest's mtime for sorting; `complete` when its layers could be read. */
+type ListedEntry = ListedModel & { mtime: number; complete?: boolean };
+
 interface CacheEntry {
   ino: number;
   mtimeMs: number;
@@ -70,6 +73,11 @@ export class ModelRegistry {
   readonly manifests: ManifestStore;
   private readonly locks = new KeyedMutex();
   private readonly cache = new Map<string, CacheEntry>();
+  /** /api/tags entries per manifest path, valid while the file's inode, mtime and size are unchanged. */
+  private readonly listed = new Map<
+    string,
+    { ino: number; mtimeMs: number; size: number; entry: ListedEntry }
+  >();
   private readonly collections = new Set<Promise<unknown>>();
   private ready?: Promise<void>;
 
@@ -129,36 +137,60 @@ export class ModelRegistry {
     progress('success');
   }
 
+  /**
+   * Every model, newest first. Each entry is cached per manifest file (inode, mtime, size), so a
+   * listing costs a directory walk and one stat() per model; only changed manifests are re-read.
+   */
   async list(): Promise<ListedModel[]> {
     await this.init();
-    const { manifests } = await this.manifests.list();
-    const out: (ListedModel & { mtime: number })[] = [];
-    for (const m of manifests) {
-      const layers = await loadLayers(this.blobs, m).catch(() => undefined);
-      const size = m.manifest.layers.reduce((n, l) => n + l.size, 0) + (m.manifest.config?.size ?? 0);
-      const short = shortModelName(m.name);
-      out.push({
-        name: short,
-        model: short,
-        modified_at: m.mtime.toISOString(),
-        size,
-        digest: m.digest.slice('sha256:'.length),
-        details: modelDetails(
-          layers ?? {
-            parentModel: '',
-            adapters: [],
-            projectors: [],
-            parameters: {},
-            messages: [],
-            license: [],
-            size,
-          },
-        ),
-        mtime: m.mtime.getTime(),
-      });
+    const seen = new Set<string>();
+    const out: ListedEntry[] = [];
+    for (const loc of await this.manifests.locations()) {
+      const st = await fs.stat(loc.path).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      seen.add(loc.path);
+      const hit = this.listed.get(loc.path);
+      if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+        out.push(hit.entry);
+        continue;
+      }
+      const entry = await this.listEntry(loc.name, loc.path).catch(() => undefined); // corrupt: skipped
+      if (!entry) continue;
+      if (entry.complete)
+        this.listed.set(loc.path, { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, entry });
+      out.push(entry);
     }
+    for (const key of this.listed.keys()) if (!seen.has(key)) this.listed.delete(key);
     out.sort((a, b) => b.mtime - a.mtime);
-    return out.map(({ mtime: _mtime, ...rest }) => rest);
+    return out.map(({ mtime: _mtime, complete: _complete, ...rest }) => rest);
+  }
+
+  private async listEntry(name: ModelName, file: string): Promise<ListedEntry | undefined> {
+    const m = await this.manifests.readAt(name, file);
+    if (!m) return undefined;
+    const layers = await loadLayers(this.blobs, m).catch(() => undefined);
+    const size = m.manifest.layers.reduce((n, l) => n + l.size, 0) + (m.manifest.config?.size ?? 0);
+    const short = shortModelName(m.name);
+    return {
+      name: short,
+      model: short,
+      modified_at: m.mtime.toISOString(),
+      size,
+      digest: m.digest.slice('sha256:'.length),
+      details: modelDetails(
+        layers ?? {
+          parentModel: '',
+          adapters: [],
+          projectors: [],
+          parameters: {},
+          messages: [],
+          license: [],
+          size,
+        },
+      ),
+      mtime: m.mtime.getTime(),
+      complete: layers !== undefined,
+    };
   }
 
   /** Resolves a name to files and settings. Cached per manifest file, so a hit costs one stat(). */
