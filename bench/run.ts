@@ -17,7 +17,7 @@ import type { BenchContext, Row, ScenarioResult } from './support/context';
 import { REPO_ROOT, importModel, startCorral } from './support/corral';
 import { closeAgent } from './support/http';
 import { startLlamaServer, type LlamaServer } from './support/llama-server';
-import { overheadModel, realModel, type BenchModel } from './support/models';
+import { computeModel, overheadModel, realModel, type BenchModel } from './support/models';
 import { describeEnvironment, environment, markdownTable } from './support/report';
 import { coldStartScenario } from './scenarios/cold-start';
 import { concurrencyScenario } from './scenarios/concurrency';
@@ -88,8 +88,11 @@ async function main(): Promise<void> {
   const real = realModel();
   if (real) models.push(real);
   else log('no real model in ../shared/models (stories260K.gguf): the bars cannot be judged on a real model');
+  const wantCompute = !only || only.includes('decode');
+  if (wantCompute) log('generating the compute-bound model (first run only)...');
+  const compute = wantCompute ? await computeModel() : undefined;
 
-  const modelLines = models.map(
+  const modelLines = [...models, ...(compute ? [compute] : [])].map(
     (m) => `${m.label}: ${m.path}, ${m.sizeBytes} bytes, sha256 ${m.sha256.slice(0, 12)}`,
   );
   const header = [
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
   const others: { file: string; title: string; rows: Row[]; error?: string }[] = [];
   try {
     log(`Corral at ${corral.url} (${Object.keys(corral.auth).length ? 'admin key' : 'no auth'})`);
-    for (const m of models) {
+    for (const m of [...models, ...(compute ? [compute] : [])]) {
       await importModel(corral, m.name, m.path, { parameters: { repeat_penalty: 1 } });
       if (llamaCpp?.server)
         llamaServers.set(
@@ -128,6 +131,7 @@ async function main(): Promise<void> {
       llamaServers,
       llamaCpp,
       models,
+      compute,
       threads,
       parallel,
       ctxPerSlot,

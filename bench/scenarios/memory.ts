@@ -23,7 +23,7 @@ export async function unloadModel(s: CorralServer, name: string): Promise<void> 
 export async function memoryScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { corral } = ctx;
   const rows: Row[] = [];
-  for (const m of ctx.models) await unloadModel(corral, m.name);
+  for (const m of [...ctx.models, ...(ctx.compute ? [ctx.compute] : [])]) await unloadModel(corral, m.name);
   await new Promise((r) => setTimeout(r, 500));
   rows.push({
     process: 'gateway',

@@ -24,6 +24,8 @@ export interface BenchContext {
   llamaCpp?: LlamaCppBuild;
   /** The overhead model first, then the real model when present. */
   models: BenchModel[];
+  /** The generated compute-bound model (decode scenario only), unless CORRAL_BENCH_COMPUTE=0. */
+  compute?: BenchModel;
   /** Threads the worker and the baselines use (CORRAL_THREADS). */
   threads: number;
   /** Parallel sequences per model (OLLAMA_NUM_PARALLEL) and llama-server slots. */

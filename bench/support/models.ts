@@ -1,13 +1,15 @@
 /**
  * The models the benchmarks run: a generated scripted model (exact, long, deterministic output and
- * almost no arithmetic, so it measures the gateway's own cost per token) and the real stories260K
- * from ../shared/models when it is there.
+ * almost no arithmetic, so it measures the gateway's own cost per token), the real stories260K
+ * from ../shared/models when it is there, and a generated compute-bound model (random weights, the
+ * size of a small real model) that shows how a fixed per-token cost weighs once a forward pass does
+ * real arithmetic.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { buildScriptedModel } from '@corral/registry';
+import { buildScriptedModel, buildTinyLlama } from '@corral/registry';
 
 export interface BenchModel {
   /** Name imported into Corral. */
@@ -64,4 +66,30 @@ export function realModel(): BenchModel | undefined {
   const path = candidates.find((p): p is string => !!p && existsSync(p));
   if (!path) return undefined;
   return describe('bench-real', path, `${basename(path)} (real, ../shared/models)`, true);
+}
+
+/** Shape of the compute-bound model: ~460M parameters in F16 (~0.9 GB), ~30 tok/s on one core here. */
+const COMPUTE = { hidden: 2048, blocks: 12 };
+
+/**
+ * A llama model with seeded random weights whose forward pass costs what a small real model's does
+ * (tens of ms per token on one CPU thread). Its output is nonsense, identical for every contender
+ * under greedy sampling. Generated once into the temp directory (~1 min); CORRAL_BENCH_COMPUTE=0 skips it.
+ */
+export async function computeModel(): Promise<BenchModel | undefined> {
+  if (process.env.CORRAL_BENCH_COMPUTE === '0') return undefined;
+  const dir = join(tmpdir(), 'corral-bench-models');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `compute-${COMPUTE.hidden}x${COMPUTE.blocks}-f16.gguf`);
+  if (!existsSync(path) || statSync(path).size === 0) {
+    await buildTinyLlama(path, {
+      embeddingLength: COMPUTE.hidden,
+      blockCount: COMPUTE.blocks,
+      weightType: 'F16',
+      name: 'corral-bench-compute',
+    });
+  }
+  const m = describe('bench-compute', path, '', false);
+  const params = Math.round(m.sizeBytes / 2 / 1e6);
+  return { ...m, label: `generated compute-bound model (~${params}M params, F16, random weights)` };
 }
