@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const real = realModel();
   if (real) models.push(real);
   else log('no real model in ../shared/models (stories260K.gguf): the bars cannot be judged on a real model');
-  const wantCompute = !only || only.includes('decode');
+  const wantCompute = !only || only.includes('decode') || only.includes('concurrency');
   if (wantCompute) log('generating the compute-bound model (first run only)...');
   const compute = wantCompute ? await computeModel() : undefined;
 

@@ -4,6 +4,8 @@ import { interleave, type BenchContext, type Row, type ScenarioResult } from '..
 import { fmt, quantile, ratio, summarize } from '../support/stats';
 
 const TOKENS = 128;
+/** Per stream on the compute-bound model (~20–30 tok/s for one stream here). */
+const COMPUTE_TOKENS = 32;
 export const LEVELS = [1, 4, 16];
 
 export interface Burst {
@@ -29,16 +31,23 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
   const rows: Row[] = [];
   let verdict: ScenarioResult['verdict'] = 'n/a';
   let allHold = true;
-  for (const model of ctx.models) {
+  const notes: string[] = [];
+  for (const model of [...ctx.models, ...(ctx.compute ? [ctx.compute] : [])]) {
     const ls = ctx.llamaServers.get(model.name);
+    const heavy = model === ctx.compute;
+    const tokens = heavy ? COMPUTE_TOKENS : TOKENS;
+    const ratios: string[] = [];
+    // Warm-up: the model loaded in Corral and every contender's caches filled before timing.
+    await corralGenerate(ctx.corral, model.name, { prompt: prompt(0), maxTokens: 4 });
+    if (ls) await llamaCompletion(ls, { prompt: prompt(0), maxTokens: 4 });
     for (const level of LEVELS) {
-      const o = (i: number) => ({ prompt: prompt(i), maxTokens: TOKENS });
+      const o = (i: number) => ({ prompt: prompt(i), maxTokens: tokens });
       const llamaKey = `llama-server -t ${ctx.threads} -np ${ctx.parallel}`;
       const contenders: Record<string, () => Promise<Burst>> = {
         'Corral /api/generate': () => burst(level, (i) => corralGenerate(ctx.corral, model.name, o(i))),
       };
       if (ls) contenders[llamaKey] = () => burst(level, (i) => llamaCompletion(ls, o(i)));
-      const res = await interleave(ctx.reps(3), contenders);
+      const res = await interleave(heavy ? 2 : ctx.reps(3), contenders);
       const agg = (b: Burst[]) => summarize(b.map((x) => x.tokens / (x.wallMs / 1000)));
       const base = agg(res[llamaKey] ?? []);
       for (const [contender, bursts] of Object.entries(res)) {
@@ -62,7 +71,13 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
         if (agg(res['Corral /api/generate'] ?? []).median < base.median) allHold = false;
         verdict = allHold ? 'holds' : 'missed';
       }
+      if (heavy && ls)
+        ratios.push(`${level}: ${ratio(agg(res['Corral /api/generate'] ?? []).median, base.median)}`);
     }
+    if (heavy && ratios.length)
+      notes.push(
+        `compute-bound model (${tokens} tokens per stream): Corral's aggregate vs llama-server at ${ratios.join(', ')} streams.`,
+      );
   }
   return {
     id: 'concurrency',
@@ -72,6 +87,7 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
     notes: [
       `${TOKENS} tokens per stream, greedy, distinct prompts; Corral OLLAMA_NUM_PARALLEL=${ctx.parallel}, ` +
         `llama-server -np ${ctx.parallel}; aggregate = all tokens / wall time of the burst; bursts interleaved.`,
+      ...notes,
     ],
     rows,
   };

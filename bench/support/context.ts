@@ -24,7 +24,7 @@ export interface BenchContext {
   llamaCpp?: LlamaCppBuild;
   /** The overhead model first, then the real model when present. */
   models: BenchModel[];
-  /** The generated compute-bound model (decode scenario only), unless CORRAL_BENCH_COMPUTE=0. */
+  /** The generated compute-bound model (decode and concurrency only), unless CORRAL_BENCH_COMPUTE=0. */
   compute?: BenchModel;
   /** Threads the worker and the baselines use (CORRAL_THREADS). */
   threads: number;
