@@ -3,8 +3,9 @@
  * (~100 MB in F16, ~200 MB in F32) is built in a temp dir; Corral converts it (MB/s of tensor data
  * read), then quantizes the F16 GGUF with llama.cpp's quantizer through koffi (one thread, as the
  * harness's other scenarios run). When the bench build cache holds llama.cpp's own `llama-quantize`
- * (built from the same bundled source), it quantizes the same input with the same thread count,
- * interleaved, for comparison; otherwise the row says it was not there.
+ * (built from the same bundled source against the same prebuilt libllama), it quantizes the same
+ * input with the same thread count, interleaved (median of 3 rounds), for comparison; otherwise a
+ * note says it was not there.
  *
  * Run alone: `npm run build && node -e "require('./dist/bench/convert.js').run().then(r => console.table(r.rows))"`.
  */
@@ -29,10 +30,11 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 function llamaQuantizeBinary(): string | undefined {
-  const build = findLlamaCpp();
-  const bin = build && join(build.dir, 'build/bin/llama-quantize');
+  const bin = findLlamaCpp()?.quantize;
   return bin && existsSync(bin) ? bin : undefined;
 }
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function runBinary(bin: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -72,29 +74,39 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes: string
     const binary = llamaQuantizeBinary();
     if (!binary)
       notes.push(
-        'llama-quantize not found in the bench build cache (bench:setup builds only llama-server and llama-bench): no baseline row',
+        'llama-quantize not found in the bench build cache (run `npm run bench:setup`): no baseline row',
       );
     for (const type of ['q8_0', 'q4_K_M']) {
+      // Interleaved rounds, median of each: the same input, type and thread count on both sides.
       const out = join(dir, `corral-${type}.gguf`);
-      const [, seconds] = await timed(() => quantizeGguf(input, out, { type, threads: THREADS }));
+      const ref = join(dir, `llama-${type}.gguf`);
+      const corral: number[] = [];
+      const llama: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        corral.push((await timed(() => quantizeGguf(input, out, { type, threads: THREADS })))[1]);
+        if (binary)
+          llama.push(
+            (await timed(() => runBinary(binary, [input, ref, type.toUpperCase(), String(THREADS)])))[1],
+          );
+      }
+      const seconds = median(corral);
       rows.push({
         step: `quantize F16 → ${type} (Corral: libllama via koffi, child process)`,
         input_MB: +inMB.toFixed(1),
         output_MB: +((await stat(out)).size / MB).toFixed(1),
         seconds: +seconds.toFixed(2),
         'MB/s': +(inMB / seconds).toFixed(0),
+        'vs llama-quantize': binary ? `${((median(llama) / seconds) * 100).toFixed(1)}%` : '–',
       });
       if (binary) {
-        const ref = join(dir, `llama-${type}.gguf`);
-        const [, s2] = await timed(() =>
-          runBinary(binary, [input, ref, type.toUpperCase(), String(THREADS)]),
-        );
+        const s2 = median(llama);
         rows.push({
           step: `quantize F16 → ${type} (llama.cpp llama-quantize)`,
           input_MB: +inMB.toFixed(1),
           output_MB: +((await stat(ref)).size / MB).toFixed(1),
           seconds: +s2.toFixed(2),
           'MB/s': +(inMB / s2).toFixed(0),
+          'vs llama-quantize': '100.0%',
         });
       }
     }
