@@ -32,13 +32,11 @@ afterAll(async () => {
   if (models) rmSync(models.dir, { recursive: true, force: true });
 });
 
-const admin = (path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') =>
-  body === undefined && method === 'GET'
-    ? fetch(corral.url + path, { headers: corral.authHeaders }).then(async (r) => ({
-        status: r.status,
-        json: (await r.json()) as Record<string, unknown>,
-      }))
-    : postJson(corral.url + path, body, method);
+const admin = (path: string, body?: unknown, method = 'POST') => postJson(corral.url + path, body, method);
+const adminGet = async (path: string) => {
+  const r = await fetch(corral.url + path, { headers: corral.authHeaders });
+  return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+};
 
 async function team(name: string): Promise<string> {
   const r = await admin('/admin/v1/teams', { name });
@@ -58,7 +56,7 @@ const setQuota = async (kind: 'teams' | 'keys', id: string, policy: Record<strin
 };
 
 const quotaUsage = async (teamId: string) =>
-  (await admin(`/admin/v1/teams/${teamId}/quota`)).json.usage as Record<string, number>;
+  (await adminGet(`/admin/v1/teams/${teamId}/quota`)).json.usage as Record<string, number>;
 
 const as = (k: { key: string }) => ({ Authorization: `Bearer ${k.key}` });
 
@@ -179,7 +177,7 @@ describe('budgets under concurrent requests', () => {
     const usage = await until(
       'usage records',
       async () =>
-        (await admin(`/admin/v1/usage?${range}&teamId=${t}&groupBy=team&granularity=total`)).json
+        (await adminGet(`/admin/v1/usage?${range}&teamId=${t}&groupBy=team&granularity=total`)).json
           .data as Record<string, number>[],
       (d) => d[0]?.requests === 40,
     );
@@ -281,7 +279,7 @@ describe('usage after real traffic', () => {
     const rows = await until(
       'usage rows',
       async () =>
-        (await admin(`/admin/v1/usage?${range}&teamId=${t}&groupBy=key,model&granularity=total`)).json
+        (await adminGet(`/admin/v1/usage?${range}&teamId=${t}&groupBy=key,model&granularity=total`)).json
           .data as Record<string, unknown>[],
       (d) => d[0]?.requests === 3,
     );

@@ -187,15 +187,18 @@ export class Meter {
       return { target: { ...run.target, fair: { team: teamId ?? '' } }, sampling: run.sampling, headers: {} };
     }
     const keyId = c.keyId ?? undefined;
-    const share = { team: teamId };
+    const policy = await gate.policyFor(teamId, keyId);
+    const share = { team: teamId, weight: policy.weight, priority: policy.priority };
+    const limited =
+      Object.keys(policy.combined).length > 0 || !!policy.team.allowedModels || !!policy.key?.allowedModels;
+    // No limit applies: nothing to count or reserve; the team still gets its fair share.
+    if (!limited) return { target: { ...run.target, fair: share }, sampling: run.sampling, headers: {} };
     const probe = { ...run.target, fair: share };
     let count = await this.svc.countTokens(probe, text, false);
-    if (!count.exact) {
-      // The bound may exceed the per-request limit where the real count does not: count exactly.
-      const perRequest = (await gate.policyFor(teamId, keyId)).combined.maxTokensPerRequest;
-      if (typeof perRequest === 'number' && count.n + extra > perRequest)
-        count = await this.svc.countTokens(probe, text, true);
-    }
+    const perRequest = policy.combined.maxTokensPerRequest;
+    // The bound may exceed the per-request limit where the real count does not: count exactly.
+    if (!count.exact && typeof perRequest === 'number' && count.n + extra > perRequest)
+      count = await this.svc.countTokens(probe, text, true);
     this.promptEstimate = count.n + extra;
     const numCtx = run.target.spec.numCtx;
     try {
