@@ -4,12 +4,12 @@
  * servers: embedded (counters in memory) and cluster (REDIS_URL: counters in Redis). On each
  * server one team has no quota policy (quotas off: no count, no reservation) and one has every
  * limit set high enough never to refuse (prompt counted with the model's tokenizer, admit with all
- * five counters of the team and the key, settle). Modes are interleaved round by round so drift on
+ * five counters of the team and the key, settle). Modes are interleaved request by request so drift on
  * a shared machine hits each alike; the table reports p50/p99 per mode and what the check adds
  * over quotas off on the same server.
  *
  * Standalone: `npm run build && node dist/bench/quota-request.js`. Knobs: CORRAL_BENCH_QUOTA_REQ_N
- * (requests per mode per round, default 200), CORRAL_BENCH_QUOTA_REQ_ROUNDS (default 5), REDIS_URL
+ * × CORRAL_BENCH_QUOTA_REQ_ROUNDS requests per mode (default 200 × 5), REDIS_URL
  * (default redis://127.0.0.1:6379; the Redis server is skipped with a note when it is unreachable).
  */
 import { Redis } from 'ioredis';
@@ -117,9 +117,13 @@ export async function run(): Promise<{ title: string; rows: Row[]; notes?: strin
       await importModel(s, model.name, model.path);
       modes.push(...(await modesOn(s, label, model.name)));
     }
-    for (let r = 0; r < ROUNDS; r++)
-      for (const m of modes)
-        for (let i = 0; i < N; i++) m.samples.push(await generate(m.url, m.auth, model.name));
+    // Interleaved request by request (starting with a different mode each time), so drift and
+    // bursts of load from other processes hit every mode alike.
+    for (let k = 0; k < N * ROUNDS; k++)
+      for (let j = 0; j < modes.length; j++) {
+        const m = modes[(k + j) % modes.length]!;
+        m.samples.push(await generate(m.url, m.auth, model.name));
+      }
     const rows: Row[] = [];
     for (const m of modes) {
       const off = modes.find((o) => o.server === m.server && o.name === 'quotas off')!;

@@ -132,6 +132,19 @@ describe('fair queuing through the real scheduler', () => {
     // and A's interactive key before the batch key's backlog.
     expect(order.indexOf('b')).toBeLessThanOrEqual(3);
     expect(order.indexOf('a-interactive')).toBeLessThanOrEqual(3);
+
+    // The holder's client went away: its usage record says so, with the tokens it did produce.
+    const range = `from=2026-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`;
+    const usage = await until(
+      "the holder's usage record",
+      async () =>
+        (await adminGet(`/admin/v1/usage?${range}&teamId=${holderTeam}&groupBy=team&granularity=total`)).json
+          .data as Record<string, number>[],
+      (d) => d[0]?.requests === 1,
+    );
+    expect(usage[0]).toMatchObject({ requests: 1, errors: 1 });
+    expect(usage[0]!.completionTokens).toBeGreaterThan(0);
+    expect(await quotaUsage(holderTeam)).toMatchObject({ concurrent: 0 });
   });
 });
 
