@@ -28,7 +28,10 @@ export interface EndedRun {
   outcome?: 'ok' | 'error' | 'cancelled' | 'refused';
   /** CorralError code when the request failed or was refused (e.g. `rate_limited`, `quota_exceeded`). */
   errorCode?: string;
-  /** For a quota refusal: which limit was hit, e.g. `team.tokensPerMinute`. */
+  /**
+   * For a quota refusal: which limit was hit, e.g. `team.tokensPerMinute`; `allowedModels` or
+   * `maxTokensPerRequest` (team and key combined) for a refusal before any reservation.
+   */
   limit?: string;
   promptTokens: number;
   completionTokens: number;
