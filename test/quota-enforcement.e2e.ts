@@ -318,3 +318,49 @@ describe('usage after real traffic', () => {
     expect(csv.stdout).toBe(await server.text());
   });
 });
+
+describe('cluster mode (counters in Redis)', () => {
+  let cluster: CorralProcess;
+  beforeAll(async () => {
+    cluster = await startCorral({
+      REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379',
+      OLLAMA_NUM_PARALLEL: '2',
+    });
+    await importModel(cluster.url, 'scripted', models.scripted);
+  });
+  afterAll(() => cluster?.stop());
+
+  it('never admits more than a daily budget under concurrent requests, and the Redis counter holds what they used', async () => {
+    const post = (path: string, body: unknown, method = 'POST', headers?: Record<string, string>) =>
+      postJson(cluster.url + path, body, method, headers);
+    const t = String((await post('/admin/v1/teams', { name: 'cluster-budget' })).json!.id);
+    const k = (await post('/admin/v1/keys', { team_id: t, name: 'k', scopes: ['inference'] })).json as {
+      key: string;
+    };
+    expect((await post(`/admin/v1/teams/${t}/quota`, { dailyTokens: 200 }, 'PUT')).status).toBe(200);
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        post(
+          '/api/generate',
+          { model: 'scripted', prompt: `c${i}`, stream: false, options: { num_predict: 8 } },
+          'POST',
+          as(k),
+        ),
+      ),
+    );
+    const ok = replies.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThan(0);
+    expect(replies.filter((r) => r.status !== 200).every((r) => r.status === 429)).toBe(true);
+    const cost = ok.reduce((s, r) => s + Number(r.json!.prompt_eval_count) + Number(r.json!.eval_count), 0);
+    expect(cost).toBeLessThanOrEqual(200);
+    const usage = await until(
+      'settlement',
+      async () => {
+        const r = await fetch(`${cluster.url}/admin/v1/teams/${t}/quota`, { headers: cluster.authHeaders });
+        return ((await r.json()) as { usage: Record<string, number> }).usage;
+      },
+      (u) => u.concurrent === 0,
+    );
+    expect(usage.dailyTokens).toBe(cost);
+  });
+});
