@@ -1,15 +1,48 @@
 import { Injectable } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { CorralError } from '@corral/common';
-import { RunService, nsSince } from '@corral/serving';
+import { principalOf } from '@corral/auth';
+import { MeteringService, RunService, callerOf, nsSince, type Meter } from '@corral/serving';
 import type { EmbedBody, LegacyEmbeddingsBody } from './dto/requests';
 
 /** Ollama's /api/embed (batch, L2-normalised) and the legacy /api/embeddings (one prompt). */
 @Injectable()
 export class EmbeddingService {
-  constructor(private readonly runs: RunService) {}
+  constructor(
+    private readonly runs: RunService,
+    private readonly metering: MeteringService,
+  ) {}
 
-  async embed(body: z.infer<typeof EmbedBody>) {
+  /** Runs a handler metered: admission, settlement and one report to the observers. */
+  private async metered<T>(
+    model: unknown,
+    input: unknown,
+    reply: FastifyReply,
+    fn: (meter: Meter) => Promise<T>,
+  ): Promise<T> {
+    const meter = this.metering.begin({
+      kind: 'embedding',
+      reply,
+      caller: callerOf(principalOf(reply.request)),
+      model,
+      input,
+    });
+    try {
+      return await fn(meter);
+    } catch (e) {
+      meter.fail(e);
+      throw e;
+    } finally {
+      meter.end();
+    }
+  }
+
+  embed(body: z.infer<typeof EmbedBody>, reply: FastifyReply) {
+    return this.metered(body.model, { input: body.input }, reply, (meter) => this.runEmbed(body, meter));
+  }
+
+  private async runEmbed(body: z.infer<typeof EmbedBody>, meter: Meter) {
     const start = process.hrtime.bigint();
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
@@ -22,7 +55,9 @@ export class EmbeddingService {
         prompt_eval_count: 0,
       };
     }
-    const r = await this.runs.scheduler.embed({ ...run.target, inputs, truncate: body.truncate !== false });
+    const { target } = await meter.admit(run, { inputs });
+    const r = await this.runs.scheduler.embed({ ...target, inputs, truncate: body.truncate !== false });
+    await meter.embedded(r.promptTokens);
     let vectors = r.vectors;
     if (body.dimensions !== undefined) {
       const dim = vectors[0]?.length ?? 0;
@@ -44,11 +79,15 @@ export class EmbeddingService {
     };
   }
 
-  async legacy(body: z.infer<typeof LegacyEmbeddingsBody>) {
-    const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
-    if (body.prompt === '') return { embedding: [] };
-    const r = await this.runs.scheduler.embed({ ...run.target, inputs: [body.prompt], truncate: true });
-    return { embedding: r.vectors[0] ?? [] };
+  legacy(body: z.infer<typeof LegacyEmbeddingsBody>, reply: FastifyReply) {
+    return this.metered(body.model, { prompt: body.prompt }, reply, async (meter) => {
+      const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
+      if (body.prompt === '') return { embedding: [] };
+      const { target } = await meter.admit(run, { inputs: [body.prompt] });
+      const r = await this.runs.scheduler.embed({ ...target, inputs: [body.prompt], truncate: true });
+      await meter.embedded(r.promptTokens);
+      return { embedding: r.vectors[0] ?? [] };
+    });
   }
 }
 

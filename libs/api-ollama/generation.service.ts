@@ -7,7 +7,17 @@ import type { FastifyReply } from 'fastify';
 import { CorralError, describeError } from '@corral/common';
 import type { DoneResult, GenerationEvent, Prompt, ToolDef } from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt, parseToolCalls } from '@corral/prompt';
-import { RunService, StreamWriter, abortOnDisconnect, nsSince, type PreparedRun } from '@corral/serving';
+import { principalOf } from '@corral/auth';
+import {
+  MeteringService,
+  RunService,
+  StreamWriter,
+  abortOnDisconnect,
+  callerOf,
+  nsSince,
+  type Meter,
+  type PreparedRun,
+} from '@corral/serving';
 import type { ChatBody, GenerateBody } from './dto/requests';
 import { looksLikeToolCall, toChatMessages, toToolDefs, toWireToolCalls } from './chat.mapper';
 import { formatToConstraint } from './format';
@@ -29,7 +39,35 @@ function timings(done: DoneResult, start: bigint) {
 
 @Injectable()
 export class GenerationService {
-  constructor(private readonly runs: RunService) {}
+  constructor(
+    private readonly runs: RunService,
+    private readonly metering: MeteringService,
+  ) {}
+
+  /** Runs a handler metered: admission, settlement and one report to the observers, whatever happens. */
+  private async metered(
+    kind: Kind,
+    body: GenerateBody | ChatBody,
+    reply: FastifyReply,
+    input: unknown,
+    fn: (meter: Meter) => Promise<void>,
+  ): Promise<void> {
+    const meter = this.metering.begin({
+      kind,
+      reply,
+      caller: callerOf(principalOf(reply.request)),
+      model: body.model,
+      input,
+    });
+    try {
+      await fn(meter);
+    } catch (e) {
+      meter.fail(e);
+      throw e;
+    } finally {
+      meter.end();
+    }
+  }
 
   /** Empty prompt / no messages: load (or with keep_alive 0, unload) and answer at once. */
   private async loadOnly(kind: Kind, run: PreparedRun, reply: FastifyReply, start: bigint): Promise<void> {
@@ -59,7 +97,17 @@ export class GenerationService {
     }
   }
 
-  async generate(body: GenerateBody, reply: FastifyReply): Promise<void> {
+  generate(body: GenerateBody, reply: FastifyReply): Promise<void> {
+    const input = { prompt: body.prompt, system: body.system, suffix: body.suffix };
+    return this.metered('generate', body, reply, input, (meter) => this.runGenerate(body, reply, meter));
+  }
+
+  chat(body: ChatBody, reply: FastifyReply): Promise<void> {
+    const input = { messages: body.messages, ...(body.tools ? { tools: body.tools } : {}) };
+    return this.metered('chat', body, reply, input, (meter) => this.runChat(body, reply, meter));
+  }
+
+  private async runGenerate(body: GenerateBody, reply: FastifyReply, meter: Meter): Promise<void> {
     const start = process.hrtime.bigint();
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     if (body.images?.length)
@@ -74,10 +122,10 @@ export class GenerationService {
       suffix: body.suffix,
       think: body.think === undefined ? undefined : body.think !== false,
     });
-    await this.stream('generate', run, prompt, body, reply, start, undefined);
+    await this.stream('generate', run, prompt, body, reply, start, undefined, meter);
   }
 
-  async chat(body: ChatBody, reply: FastifyReply): Promise<void> {
+  private async runChat(body: ChatBody, reply: FastifyReply, meter: Meter): Promise<void> {
     const start = process.hrtime.bigint();
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     if (body.messages.length === 0) return this.loadOnly('chat', run, reply, start);
@@ -88,7 +136,7 @@ export class GenerationService {
       tools,
       think: body.think === undefined ? undefined : body.think !== false,
     });
-    await this.stream('chat', run, prompt, body, reply, start, tools);
+    await this.stream('chat', run, prompt, body, reply, start, tools, meter);
   }
 
   private async stream(
@@ -99,17 +147,20 @@ export class GenerationService {
     reply: FastifyReply,
     start: bigint,
     tools: ToolDef[] | undefined,
+    meter: Meter,
   ): Promise<void> {
     const streaming = body.stream !== false;
     const abort = abortOnDisconnect(reply);
-    const events = this.runs.scheduler.generate({
-      ...run.target,
+    const admitted = await meter.admit(run, { prompt });
+    const generation = this.runs.scheduler.generate({
+      ...admitted.target,
       prompt,
-      sampling: run.sampling,
+      sampling: admitted.sampling,
       constraint: formatToConstraint(body.format),
       returnContext: kind === 'generate' && !(body as GenerateBody).raw,
       signal: abort.signal,
     });
+    const events = meter.tap(generation);
     // The first event decides between an HTTP error (nothing sent yet) and a stream.
     const it = events[Symbol.asyncIterator]();
     const first = await it.next();
@@ -164,6 +215,7 @@ export class GenerationService {
       }
     } catch (err) {
       if (!writer) throw err;
+      meter.fail(err);
       writer.json({ error: describeError(err).message });
       writer.end();
       return;
@@ -203,6 +255,15 @@ export class GenerationService {
       if (wireCalls) message.tool_calls = wireCalls;
       last = { model: name, created_at, message, done: true, ...final };
     }
+    meter.setOutput(
+      kind === 'generate'
+        ? { response: full, ...(fullThinking ? { thinking: fullThinking } : {}) }
+        : {
+            content: full,
+            ...(fullThinking ? { thinking: fullThinking } : {}),
+            ...(wireCalls ? { tool_calls: wireCalls } : {}),
+          },
+    );
     if (writer) {
       writer.json(last);
       writer.end();

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { parseBody } from './dto/validate';
 import { ChatBody, EmbedBody, GenerateBody, LegacyEmbeddingsBody } from './dto/requests';
@@ -6,8 +6,10 @@ import { GenerationService } from './generation.service';
 import { EmbeddingService } from './embedding.service';
 import { RunService } from '@corral/serving';
 import { Scopes } from '@corral/auth';
+import { QuotaHeadersInterceptor } from '@corral/quota';
 
 @Controller('api')
+@UseInterceptors(QuotaHeadersInterceptor)
 export class InferenceController {
   constructor(
     private readonly generation: GenerationService,
@@ -32,15 +34,15 @@ export class InferenceController {
   @Scopes('embeddings')
   @Post('embed')
   @HttpCode(200)
-  embed(@Body() body: unknown) {
-    return this.embeddings.embed(parseBody(EmbedBody, body));
+  embed(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.embeddings.embed(parseBody(EmbedBody, body), reply);
   }
 
   @Scopes('embeddings')
   @Post('embeddings')
   @HttpCode(200)
-  legacyEmbeddings(@Body() body: unknown) {
-    return this.embeddings.legacy(parseBody(LegacyEmbeddingsBody, body));
+  legacyEmbeddings(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.embeddings.legacy(parseBody(LegacyEmbeddingsBody, body), reply);
   }
 
   @Scopes('models:read')

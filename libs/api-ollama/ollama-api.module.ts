@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RunService } from '@corral/serving';
+import { MeteringService, RunService } from '@corral/serving';
 import { InferenceController } from './inference.controller';
 import { ModelsController } from './models.controller';
 import { GenerationService } from './generation.service';
@@ -8,6 +8,6 @@ import { EmbeddingService } from './embedding.service';
 /** Ollama's native API (/api/*). */
 @Module({
   controllers: [InferenceController, ModelsController],
-  providers: [RunService, GenerationService, EmbeddingService],
+  providers: [RunService, MeteringService, GenerationService, EmbeddingService],
 })
 export class OllamaApiModule {}

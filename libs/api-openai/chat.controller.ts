@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { planChat } from './chat.mapper';
 import { planCompletion } from './completion.mapper';
@@ -7,9 +7,11 @@ import { CompletionRequestSchema } from './dto/completion.dto';
 import { OpenAiService } from './openai.service';
 import { parseBody } from './validation';
 import { Scopes } from '@corral/auth';
+import { QuotaHeadersInterceptor } from '@corral/quota';
 
 /** Generation routes; they write the reply themselves because a stream hijacks the socket. */
 @Controller('v1')
+@UseInterceptors(QuotaHeadersInterceptor)
 export class ChatController {
   constructor(private readonly openai: OpenAiService) {}
 

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { EmbeddingRequestSchema } from './dto/embedding.dto';
 import type { EmbeddingList } from './embedding.mapper';
@@ -6,8 +6,10 @@ import { OpenAiService } from './openai.service';
 import { clientGone } from './streaming';
 import { parseBody } from './validation';
 import { Scopes } from '@corral/auth';
+import { QuotaHeadersInterceptor } from '@corral/quota';
 
 @Controller('v1')
+@UseInterceptors(QuotaHeadersInterceptor)
 export class EmbeddingsController {
   constructor(private readonly openai: OpenAiService) {}
 
@@ -18,6 +20,6 @@ export class EmbeddingsController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EmbeddingList> {
-    return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), clientGone(reply));
+    return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), reply, clientGone(reply));
   }
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { RunService } from '@corral/serving';
+import { MeteringService, RunService } from '@corral/serving';
 import { ChatController } from './chat.controller';
 import { EmbeddingsController } from './embeddings.controller';
 import { ModelsController } from './models.controller';
@@ -8,6 +8,6 @@ import { OpenAiService } from './openai.service';
 /** OpenAI's API under /v1 (chat, completions, embeddings, models), over the shared serving layer. */
 @Module({
   controllers: [ChatController, EmbeddingsController, ModelsController],
-  providers: [RunService, OpenAiService],
+  providers: [RunService, MeteringService, OpenAiService],
 })
 export class OpenAiApiModule {}

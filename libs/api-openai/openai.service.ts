@@ -8,7 +8,9 @@ import type { FastifyReply } from 'fastify';
 import { CorralError, isCorralError } from '@corral/common';
 import type { Constraint, OllamaOptions, Prompt } from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
-import { RunService, type PreparedRun } from '@corral/serving';
+import { principalOf } from '@corral/auth';
+import type { EndedRun } from '@corral/serving';
+import { MeteringService, RunService, callerOf, type Meter, type PreparedRun } from '@corral/serving';
 import type { ChatPlan } from './chat.mapper';
 import { chatCompletion } from './chat.response';
 import { chatChunks } from './chat.stream';
@@ -27,7 +29,35 @@ export function modelNotFound(name: string): CorralError {
 export class OpenAiService {
   private readonly logger = new Logger('OpenAI');
 
-  constructor(readonly runs: RunService) {}
+  constructor(
+    readonly runs: RunService,
+    private readonly metering: MeteringService,
+  ) {}
+
+  /** Runs a handler metered: admission, settlement and one report to the observers, whatever happens. */
+  private async metered<T>(
+    kind: EndedRun['kind'],
+    model: unknown,
+    input: unknown,
+    reply: FastifyReply,
+    fn: (meter: Meter) => Promise<T>,
+  ): Promise<T> {
+    const meter = this.metering.begin({
+      kind,
+      reply,
+      caller: callerOf(principalOf(reply.request)),
+      model,
+      input,
+    });
+    try {
+      return await fn(meter);
+    } catch (e) {
+      meter.fail(e);
+      throw e;
+    } finally {
+      meter.end();
+    }
+  }
 
   async prepare(model: string, options: OllamaOptions): Promise<PreparedRun> {
     try {
@@ -39,7 +69,12 @@ export class OpenAiService {
     }
   }
 
-  async chat(plan: ChatPlan, reply: FastifyReply): Promise<void> {
+  chat(plan: ChatPlan, reply: FastifyReply): Promise<void> {
+    const input = { messages: plan.messages, ...(plan.tools ? { tools: plan.tools } : {}) };
+    return this.metered('chat', plan.model, input, reply, (meter) => this.runChat(plan, reply, meter));
+  }
+
+  private async runChat(plan: ChatPlan, reply: FastifyReply, meter: Meter): Promise<void> {
     const run = await this.prepare(plan.model, plan.options);
     const prompt = buildChatPrompt(run.model, {
       messages: plan.messages,
@@ -51,13 +86,22 @@ export class OpenAiService {
       model: run.model.name,
       toolMode: plan.toolMode,
     };
-    const events = await this.start(run, prompt, plan.constraint, reply);
-    if (plan.stream) return sendSse(reply, chatChunks(events, { ...meta, includeUsage: plan.includeUsage }));
+    const events = await this.start(run, prompt, plan.constraint, reply, meter);
+    if (plan.stream)
+      return sendSse(reply, chatChunks(events, { ...meta, includeUsage: plan.includeUsage }), meter);
     const { text, done } = await collect(events);
+    meter.setOutput({ content: text });
     return sendJson(reply, chatCompletion(meta, text, done));
   }
 
-  async completion(plan: CompletionPlan, reply: FastifyReply): Promise<void> {
+  completion(plan: CompletionPlan, reply: FastifyReply): Promise<void> {
+    const input = { prompt: plan.prompt, ...(plan.suffix !== undefined ? { suffix: plan.suffix } : {}) };
+    return this.metered('completion', plan.model, input, reply, (meter) =>
+      this.runCompletion(plan, reply, meter),
+    );
+  }
+
+  private async runCompletion(plan: CompletionPlan, reply: FastifyReply, meter: Meter): Promise<void> {
     const run = await this.prepare(plan.model, plan.options);
     // OpenAI ignores suffix for models that cannot insert; Ollama's prompt builder would refuse it.
     const insert = plan.suffix !== undefined && run.model.capabilities.includes('insert');
@@ -68,34 +112,56 @@ export class OpenAiService {
       ...(insert ? { suffix: plan.suffix } : {}),
     });
     const meta = { id: openAiId('cmpl-'), created: unixSeconds(), model: run.model.name };
-    const events = await this.start(run, prompt, undefined, reply);
+    const events = await this.start(run, prompt, undefined, reply, meter);
     if (plan.stream)
-      return sendSse(reply, completionChunks(events, { ...meta, includeUsage: plan.includeUsage }));
+      return sendSse(reply, completionChunks(events, { ...meta, includeUsage: plan.includeUsage }), meter);
     const { text, done } = await collect(events);
+    meter.setOutput({ text });
     return sendJson(reply, textCompletion(meta, text, done));
   }
 
-  async embeddings(req: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingList> {
+  embeddings(req: EmbeddingRequest, reply: FastifyReply, signal?: AbortSignal): Promise<EmbeddingList> {
+    return this.metered('embedding', req.model, { input: req.input }, reply, (meter) =>
+      this.runEmbeddings(req, meter, signal),
+    );
+  }
+
+  private async runEmbeddings(
+    req: EmbeddingRequest,
+    meter: Meter,
+    signal?: AbortSignal,
+  ): Promise<EmbeddingList> {
     const inputs = embeddingInputs(req.input);
     const run = await this.prepare(req.model, {});
     checkDimensions(req.dimensions, run.model.gguf.embeddingLength);
-    const result = await this.runs.scheduler.embed({ ...run.target, inputs, truncate: true, signal });
+    const { target } = await meter.admit(run, { inputs });
+    const result = await this.runs.scheduler.embed({ ...target, inputs, truncate: true, signal });
+    await meter.embedded(result.promptTokens);
     return embeddingList(run.model.name, result.vectors, result.promptTokens, {
       dimensions: req.dimensions,
       encoding: req.encoding_format,
     });
   }
 
-  private start(run: PreparedRun, prompt: Prompt, constraint: Constraint | undefined, reply: FastifyReply) {
+  private async start(
+    run: PreparedRun,
+    prompt: Prompt,
+    constraint: Constraint | undefined,
+    reply: FastifyReply,
+    meter: Meter,
+  ) {
     const signal = clientGone(reply);
+    const { target, sampling } = await meter.admit(run, { prompt });
     return primed(
-      this.runs.scheduler.generate({
-        ...run.target,
-        prompt,
-        sampling: run.sampling,
-        ...(constraint ? { constraint } : {}),
-        signal,
-      }),
+      meter.tap(
+        this.runs.scheduler.generate({
+          ...target,
+          prompt,
+          sampling,
+          ...(constraint ? { constraint } : {}),
+          signal,
+        }),
+      ),
     );
   }
 }

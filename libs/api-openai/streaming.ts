@@ -68,7 +68,11 @@ export function streamError(e: unknown, requestId: string): unknown {
 }
 
 /** Writes `chunks` as SSE events ending with `[DONE]`, or with an error event if the run fails. */
-export async function sendSse(reply: FastifyReply, chunks: AsyncIterable<unknown>): Promise<void> {
+export async function sendSse(
+  reply: FastifyReply,
+  chunks: AsyncIterable<unknown>,
+  meter?: { fail(e: unknown): void },
+): Promise<void> {
   const writer = new StreamWriter(reply, 'text/event-stream; charset=utf-8');
   try {
     for await (const chunk of chunks) {
@@ -77,6 +81,7 @@ export async function sendSse(reply: FastifyReply, chunks: AsyncIterable<unknown
     }
     writer.sse('[DONE]');
   } catch (e) {
+    meter?.fail(e);
     const d = describeError(e);
     if (d.status >= 500)
       logger.error(`stream ${reply.request.id} failed: ${(e as Error)?.message}`, (e as Error)?.stack);

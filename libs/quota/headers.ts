@@ -51,6 +51,8 @@ export class QuotaExceededError extends CorralError {
     readonly retryAfterMs: number | null,
     readonly until?: Date,
     budget = false,
+    /** Whose limit: the team's or the API key's. */
+    readonly scope?: 'team' | 'key',
   ) {
     super(budget ? 'quota_exceeded' : 'rate_limited', message);
   }
@@ -85,6 +87,7 @@ export function refusalError(
     r.retryAfterMs,
     r.until !== undefined ? new Date(r.until) : undefined,
     budget,
+    r.scope,
   );
 }
 

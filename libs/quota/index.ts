@@ -13,5 +13,11 @@ export * from './quota.interceptor';
 export * from './quota.tokens';
 export * from './usage/usage.types';
 export { UsageRepository, usageCsv } from './usage/usage.repository';
-export { BatchedUsageWriter, type BatchedUsageWriterOptions } from './usage/usage-writer';
-export { QuotaModule } from './quota.module';
+export {
+  DurableUsageWriter,
+  type DurableUsageWriterOptions,
+  toBufferRecord,
+  fromBufferRecord,
+} from './usage/usage-writer';
+export { UsageObserver, usageRecordOf } from './usage/usage-observer';
+export { QuotaModule, USAGE_SPOOL_DIR, USAGE_REDIS_PREFIX } from './quota.module';

@@ -1,14 +1,18 @@
 /**
  * The quota feature for Nest: the store (Redis when REDIS_URL is set, else in memory), policies
- * with their cache and change notifier, QuotaService for admission, the batched usage writer
- * (USAGE_SINK), and the admin endpoints. Needs CONFIG and DATABASE from the gateway's core module
- * and AuthModule (guard, principal, key → team).
+ * with their cache and change notifier, QuotaService for admission (provided to the inference
+ * path as serving's QUOTA_GATE; the module is global so both dialects find it), the durable usage
+ * writer (USAGE_SINK) fed by an observer of every ended inference request, and the admin
+ * endpoints. Needs CONFIG, DATABASE and RunObservers from the gateway's core module and AuthModule
+ * (guard, principal, key → team).
  */
-import { Inject, Module, type OnModuleDestroy } from '@nestjs/common';
+import { join } from 'node:path';
+import { Global, Inject, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
 import type { CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
-import { CONFIG, DATABASE } from '@corral/serving';
+import { CONFIG, DATABASE, QUOTA_GATE, RunObservers } from '@corral/serving';
 import { AuthModule, AuthRepositories } from '@corral/auth';
 import { MemoryQuotaStore } from './memory-store';
 import { PolicyCache, repositorySource } from './policy-cache';
@@ -20,11 +24,17 @@ import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, USAGE_SINK, type KeyTeamLookup 
 import { RedisQuotaStore } from './redis-store';
 import type { QuotaStore } from './store';
 import { UsageController } from './usage/usage.controller';
-import { BatchedUsageWriter } from './usage/usage-writer';
+import { DurableUsageWriter } from './usage/usage-writer';
+import { UsageObserver } from './usage/usage-observer';
 import { UsageRepository } from './usage/usage.repository';
 
 const REDIS = Symbol('corral.quota.redis');
 
+/** Where usage records wait for the database: the spool directory and the Redis key prefix. */
+export const USAGE_SPOOL_DIR = 'usage-spool';
+export const USAGE_REDIS_PREFIX = 'corral:usage:';
+
+@Global()
 @Module({
   imports: [AuthModule],
   controllers: [QuotaController, UsageController],
@@ -67,10 +77,19 @@ const REDIS = Symbol('corral.quota.redis');
       useFactory: (db: Database) => new UsageRepository(db.dataSource),
       inject: [DATABASE],
     },
+    { provide: QUOTA_GATE, useExisting: QuotaService },
     {
       provide: USAGE_SINK,
-      useFactory: (repo: UsageRepository) => new BatchedUsageWriter(repo),
-      inject: [UsageRepository],
+      useFactory: async (c: CorralConfig, r: Redis | null, repo: UsageRepository) => {
+        const buffer: AuditBuffer = r
+          ? new RedisStreamBuffer({ redis: r, prefix: USAGE_REDIS_PREFIX })
+          : await SpoolBuffer.open({ dir: join(c.home, USAGE_SPOOL_DIR) });
+        const leader = r ? new RedisLeader({ redis: r, prefix: USAGE_REDIS_PREFIX }) : new LocalLeader();
+        const writer = new DurableUsageWriter(buffer, repo, { leader });
+        writer.start();
+        return writer;
+      },
+      inject: [CONFIG, REDIS, UsageRepository],
     },
     {
       provide: KEY_TEAM,
@@ -81,19 +100,24 @@ const REDIS = Symbol('corral.quota.redis');
       inject: [AuthRepositories],
     },
   ],
-  exports: [QuotaService, USAGE_SINK, QUOTA_STORE],
+  exports: [QuotaService, QUOTA_GATE, USAGE_SINK, QUOTA_STORE],
 })
-export class QuotaModule implements OnModuleDestroy {
+export class QuotaModule implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(REDIS) private readonly redis: Redis | null,
     @Inject(POLICY_NOTIFIER) private readonly notifier: PolicyNotifier,
-    @Inject(USAGE_SINK) private readonly usage: BatchedUsageWriter,
+    @Inject(USAGE_SINK) private readonly usage: DurableUsageWriter,
     @Inject(PolicyCache) private readonly cache: PolicyCache,
+    @Optional() private readonly observers?: RunObservers,
   ) {}
+
+  onModuleInit(): void {
+    this.observers?.add(new UsageObserver(this.usage));
+  }
 
   async onModuleDestroy(): Promise<void> {
     this.cache.close();
-    // Usage first: its last batch goes to the database before the process leaves.
+    // Usage first: what was recorded reaches the buffer (and is written at the next start).
     await this.usage.close().catch(() => undefined);
     await this.notifier.close();
     await this.redis?.quit();

@@ -13,6 +13,19 @@ import { effectivePolicy, MAX_LIMIT, modelAllowed, type EffectivePolicy, type Li
 import type { PolicySource } from './policy-cache';
 import { DEFAULT_LEASE_MS, type QuotaStore, type Settlement, type StoreLimits } from './store';
 
+/** A request the policy refuses before anything is reserved (403 model, 400 prompt too large). */
+export class PolicyRefusal extends CorralError {
+  constructor(
+    code: 'forbidden' | 'bad_request',
+    message: string,
+    param: string,
+    /** The policy field that refused it (team and key combined). */
+    readonly limit: 'allowedModels' | 'maxTokensPerRequest',
+  ) {
+    super(code, message, param);
+  }
+}
+
 export interface AdmitRequest {
   teamId: string;
   /** The API key used; omitted for session (web console) requests. */
@@ -93,13 +106,19 @@ export class QuotaService {
     const policy = await this.policyFor(req.teamId, req.keyId);
     const c = policy.combined;
     if (!modelAllowed(policy, req.model))
-      throw new CorralError('forbidden', `model '${req.model}' is not allowed by your quota policy`, 'model');
+      throw new PolicyRefusal(
+        'forbidden',
+        `model '${req.model}' is not allowed by your quota policy`,
+        'model',
+        'allowedModels',
+      );
     const perRequest = c.maxTokensPerRequest ?? Infinity;
     if (req.promptTokens > perRequest)
-      throw new CorralError(
+      throw new PolicyRefusal(
         'bad_request',
         `the prompt is ${req.promptTokens} tokens, more than the ${perRequest} tokens a request may use (maxTokensPerRequest)`,
         'messages',
+        'maxTokensPerRequest',
       );
     const asked = req.maxTokens ?? req.defaultMaxTokens ?? this.fallbackMaxTokens;
     // Counters are whole tokens (Redis INCRBY): a model default like ctx − prompt is floored, NaN is 0.

@@ -29,7 +29,12 @@ export class StreamWriter {
     this.abort = abort ?? abortOnDisconnect(reply);
     reply.hijack();
     const raw = reply.raw;
+    // Headers already set on the reply (x-ratelimit-* from admission, ...) go out with the stream.
+    const set: Record<string, string> = {};
+    for (const [k, v] of Object.entries(reply.getHeaders()))
+      if (v !== undefined && k !== 'content-length') set[k] = Array.isArray(v) ? v.join(', ') : String(v);
     raw.writeHead(200, {
+      ...set,
       'content-type': contentType,
       'cache-control': 'no-cache',
       'x-request-id': String(reply.request.id),

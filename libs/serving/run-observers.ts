@@ -21,9 +21,17 @@ export interface EndedRun {
   startedAt: Date;
   /** HTTP status the client got: 200 (also when a stream ended in an in-band error, see errorCode), 4xx/5xx otherwise, 499 when the client went away. */
   status: number;
+  /**
+   * How the request ended, for accounting: `refused` before dispatch (quota, model not allowed),
+   * `cancelled` when the client went away, `error` when it failed (also in-band in a stream).
+   */
+  outcome?: 'ok' | 'error' | 'cancelled' | 'refused';
   /** CorralError code when the request failed or was refused (e.g. `rate_limited`, `quota_exceeded`). */
   errorCode?: string;
-  /** For a quota refusal: which limit was hit, e.g. `team.tokensPerMinute`. */
+  /**
+   * For a quota refusal: which limit was hit, e.g. `team.tokensPerMinute`; `allowedModels` or
+   * `maxTokensPerRequest` (team and key combined) for a refusal before any reservation.
+   */
   limit?: string;
   promptTokens: number;
   completionTokens: number;

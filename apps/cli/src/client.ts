@@ -154,6 +154,13 @@ export class CorralClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  /** A GET whose answer is not JSON (e.g. a CSV export), as text. */
+  async text(path: string, signal?: AbortSignal): Promise<string> {
+    const res = await this.send(path, { method: 'GET', headers: this.headers(), signal });
+    if (!res.ok) await this.fail(res);
+    return res.text();
+  }
+
   async *stream<T>(path: string, body: Body, signal?: AbortSignal): AsyncGenerator<T> {
     const res = await this.send(path, {
       method: 'POST',

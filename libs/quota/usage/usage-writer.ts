@@ -1,100 +1,154 @@
 /**
- * Feeds usage records to the database in batches, off the request path: `record()` only queues;
- * one writer loop sends a batch every `flushMs` (or as soon as `batchSize` are waiting), in order,
- * and retries a failed batch (the repository skips rows already written, so a retry never counts a
- * request twice). The queue is in memory: a crash loses what was not yet written. The audit log's
- * durable buffer can replace it later: it only needs to call `UsageBatchWriter.insertBatch`.
+ * Feeds usage records to the database off the request path, through a durable buffer: `record()`
+ * appends to the buffer (the audit log's: fsync'd spool files under `$CORRAL_HOME/usage-spool/`
+ * in embedded mode, a Redis Stream `corral:usage:audit:stream` in a cluster) and returns at once;
+ * one writer (the leader, in a cluster) reads batches in order, writes each in one transaction
+ * (UsageRepository skips rows already written, so a replayed batch never counts twice) and only
+ * then acknowledges it. A crash or a database outage loses nothing: what was appended is written
+ * when the writer runs again.
  */
 import { Logger } from '@nestjs/common';
+import type { AuditBuffer, BufferedEntry, BufferRecord, LeaderLock } from '@corral/audit';
 import type { UsageBatchWriter, UsageRecord, UsageSink } from './usage.types';
 
-export interface BatchedUsageWriterOptions {
-  /** Defaults to 1000 ms. */
-  flushMs?: number;
-  /** Defaults to 500. */
-  batchSize?: number;
-  /** Records kept while the database is down; beyond it the oldest are dropped and logged. Defaults to 100,000. */
-  maxQueued?: number;
+/**
+ * The audit buffers carry typed records (`event` | `content`); usage rides in the `content`
+ * envelope, under its own spool directory / stream, so the audit appender never sees it:
+ * `eventId` is the request id and `prompt` holds the usage record.
+ */
+const USAGE_MARK = 'corral.usage.v1';
+
+export function toBufferRecord(r: UsageRecord): BufferRecord {
+  const time = r.ts.toISOString();
+  return {
+    kind: 'content',
+    content: {
+      eventId: r.requestId,
+      teamId: r.teamId ?? '',
+      time,
+      expiresAt: time,
+      prompt: { ...r, ts: time },
+      response: USAGE_MARK,
+    },
+  };
 }
 
-export class BatchedUsageWriter implements UsageSink {
+export function fromBufferRecord(b: BufferRecord | null): UsageRecord | null {
+  if (b?.kind !== 'content' || b.content.response !== USAGE_MARK) return null;
+  const r = b.content.prompt as Omit<UsageRecord, 'ts'> & { ts: string };
+  const ts = new Date(r.ts);
+  if (Number.isNaN(ts.getTime()) || typeof r.requestId !== 'string') return null;
+  return { ...r, ts };
+}
+
+export interface DurableUsageWriterOptions {
+  /** Most records per transaction. Defaults to 500. */
+  batchSize?: number;
+  /** Idle poll (a local record wakes the writer sooner). Defaults to 1000 ms. */
+  pollMs?: number;
+  /** Longest wait between retries while the database is down. Defaults to 5 s. */
+  maxBackoffMs?: number;
+  /** Who may write (one writer per installation). Defaults to always (embedded: one process). */
+  leader?: LeaderLock;
+}
+
+export class DurableUsageWriter implements UsageSink {
   private readonly logger = new Logger('Usage');
-  private readonly queue: UsageRecord[] = [];
-  private readonly flushMs: number;
-  private readonly batchSize: number;
-  private readonly maxQueued: number;
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly o: Required<Omit<DurableUsageWriterOptions, 'leader'>>;
+  private readonly leader?: LeaderLock;
+  /** Records waiting for the next append (one fsync for all that arrive in the same tick). */
+  private pending: UsageRecord[] = [];
+  private appending: Promise<void> = Promise.resolve();
+  private appendScheduled = false;
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private kicked = false;
+  private stopBackoff?: () => void;
   private chain: Promise<void> = Promise.resolve();
   private failures = 0;
   private closed = false;
-  /** Records dropped because the queue was full. */
-  dropped = 0;
-  /** Records written. */
+  /** Records written to the database since start (replays of rows already there not counted). */
   written = 0;
+  /** Last error of the writer (cleared on success), for health and tests. */
+  lastError?: string;
 
   constructor(
-    private readonly writer: UsageBatchWriter,
-    opts: BatchedUsageWriterOptions = {},
+    private readonly buffer: AuditBuffer,
+    private readonly db: UsageBatchWriter,
+    opts: DurableUsageWriterOptions = {},
   ) {
-    this.flushMs = opts.flushMs ?? 1000;
-    this.batchSize = opts.batchSize ?? 500;
-    this.maxQueued = opts.maxQueued ?? 100_000;
+    this.o = {
+      batchSize: opts.batchSize ?? 500,
+      pollMs: opts.pollMs ?? 1000,
+      maxBackoffMs: opts.maxBackoffMs ?? 5000,
+    };
+    this.leader = opts.leader;
   }
 
-  get pending(): number {
-    return this.queue.length;
-  }
-
+  /** Queues a record for the buffer; never waits and never throws. */
   record(r: UsageRecord): void {
-    if (this.closed) throw new Error('usage writer is closed');
-    if (this.queue.length >= this.maxQueued) {
-      // Dropping the newest keeps the batch in flight (the queue's head) intact.
-      if (this.dropped++ % 1000 === 0)
-        this.logger.error(`usage queue full: dropped ${this.dropped} record(s)`);
+    if (this.closed) {
+      this.logger.error(`usage writer is closed: record of ${r.requestId} dropped`);
       return;
     }
-    this.queue.push(r);
-    if (this.queue.length >= this.batchSize) this.kick(0);
-    else this.kick(this.flushMs);
+    this.pending.push(r);
+    if (this.appendScheduled) return;
+    this.appendScheduled = true;
+    this.appending = this.appending.then(() => this.appendPending());
   }
 
-  /** Writes everything queued so far; rejects if the database refuses. */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-    while (this.queue.length) await this.writeOne(true);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-  }
-
-  private kick(delay: number): void {
-    if (this.timer && delay > 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.running ??= this.drain().finally(() => (this.running = undefined));
-    }, delay);
-    this.timer.unref();
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length) {
-      if (!(await this.writeOne(false))) {
-        // Back off while the database is away; records wait in the queue.
-        this.kick(Math.min(30_000, this.flushMs * 2 ** Math.min(this.failures, 5)));
+  private async appendPending(): Promise<void> {
+    // Let the records of this tick join the batch.
+    await new Promise((r) => setImmediate(r));
+    this.appendScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (!batch.length) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.buffer.append(batch.map(toBufferRecord));
+        this.kick();
         return;
+      } catch (e) {
+        // The buffer itself (disk, Redis) is failing: keep the records in memory and try again.
+        if (attempt === 0 || attempt % 20 === 0)
+          this.logger.error(`cannot buffer ${batch.length} usage record(s): ${(e as Error).message}`);
+        if (this.closed && attempt >= 3) {
+          this.logger.error(`${batch.length} usage record(s) lost at shutdown`);
+          return;
+        }
+        await new Promise((r) =>
+          setTimeout(r, Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(attempt, 6))),
+        );
       }
     }
   }
 
-  /** One batch at a time, whoever asks (timer or flush): batches never overlap. */
-  private writeOne(rethrow: boolean): Promise<boolean> {
-    const next = this.chain.then(() => this.writeHead(rethrow));
+  /** Resolves once everything recorded so far is in the durable buffer. */
+  async buffered(): Promise<void> {
+    await this.appending;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Appends what was recorded and writes everything buffered; rejects while the database refuses. */
+  async flush(): Promise<void> {
+    await this.appending;
+    while ((await this.step()) > 0);
+  }
+
+  /** Reads, writes and acknowledges one batch; returns the entries consumed. One at a time. */
+  private step(): Promise<number> {
+    const next = this.chain.then(async () => {
+      const entries = await this.buffer.read(this.o.batchSize);
+      await this.writeBatch(entries);
+      return entries.length;
+    });
     this.chain = next.then(
       () => undefined,
       () => undefined,
@@ -102,20 +156,88 @@ export class BatchedUsageWriter implements UsageSink {
     return next;
   }
 
-  private async writeHead(rethrow: boolean): Promise<boolean> {
-    if (!this.queue.length) return true;
-    const batch = this.queue.slice(0, this.batchSize);
-    try {
-      await this.writer.insertBatch(batch);
-      this.queue.splice(0, batch.length);
-      this.written += batch.length;
-      this.failures = 0;
-      return true;
-    } catch (e) {
-      this.failures++;
-      if (rethrow) throw e;
-      this.logger.warn(`writing ${batch.length} usage record(s) failed, will retry: ${(e as Error).message}`);
-      return false;
+  /** Stops the writer after its batch; appends what was recorded (written at the next start). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.appending;
+    this.running = false;
+    this.kick();
+    this.stopBackoff?.();
+    await this.loop;
+    await this.leader?.release();
+    await this.buffer.close();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    if (w) w();
+    else this.kicked = true;
+  }
+
+  /** Waits out a failure; new records do not cut it short, close() does. */
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.stopBackoff = undefined;
+        resolve();
+      }, ms);
+      this.stopBackoff = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.kicked) {
+      this.kicked = false;
+      return Promise.resolve();
     }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let idle = true;
+      try {
+        if (!this.leader || (await this.leader.acquire())) {
+          idle = (await this.step()) < this.o.batchSize;
+        }
+        if (this.failures > 0)
+          this.logger.log(`usage writer recovered after ${this.failures} failed attempt(s)`);
+        this.failures = 0;
+        this.lastError = undefined;
+      } catch (e) {
+        this.failures++;
+        this.lastError = (e as Error).message;
+        if (this.failures === 1 || this.failures % 20 === 0)
+          this.logger.warn(`cannot write usage (records stay buffered): ${this.lastError}`);
+        await this.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
+        continue;
+      }
+      if (idle && this.running) await this.sleep(this.o.pollMs);
+    }
+  }
+
+  private async writeBatch(entries: BufferedEntry[]): Promise<void> {
+    const last = entries[entries.length - 1];
+    if (!last) return;
+    const records = entries.flatMap((e) => {
+      const r = fromBufferRecord(e.record);
+      return r ? [r] : [];
+    });
+    const inserted = records.length ? await this.db.insertBatch(records) : 0;
+    await this.buffer.ack(last);
+    this.written += inserted;
   }
 }

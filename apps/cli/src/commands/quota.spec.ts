@@ -1,4 +1,4 @@
-import { renderQuota, renderUsage, usageQuery, usageToCsv } from './quota';
+import { renderQuota, renderUsage, usageQuery } from './quota';
 
 describe('corral quota / usage rendering', () => {
   it('shows limits, unlimited ones and current use', () => {
@@ -38,9 +38,6 @@ describe('corral quota / usage rendering', () => {
     ];
     expect(renderUsage(rows, ['model'], 'day')).toMatch(
       /^PERIOD\s+MODEL\s+REQUESTS.*\n2026-11-26T00:00Z\s+=cmd\(\)\s+2\s+0\s+10\s+5\s+15/,
-    );
-    expect(usageToCsv(rows, ['model'], 'day').split('\r\n')[1]).toBe(
-      "2026-11-26T00:00:00Z,'=cmd(),2,0,10,5,15,,",
     );
   });
 });

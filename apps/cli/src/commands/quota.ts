@@ -171,36 +171,15 @@ export function renderUsage(rows: UsageRowView[], groupBy: string[], granularity
   ]);
 }
 
-/** The same columns as the server's `format=csv` export. */
-export function usageToCsv(rows: UsageRowView[], groupBy: string[], granularity: string): string {
-  const cols = [
-    ...(granularity !== 'total' ? ['period'] : []),
-    ...groupBy.map((g) => (g === 'model' ? 'model' : `${g}Id`)),
-    ...[
-      'requests',
-      'errors',
-      'promptTokens',
-      'completionTokens',
-      'totalTokens',
-      'avgDurationMs',
-      'avgTtftMs',
-    ],
-  ];
-  const esc = (v: unknown) => {
-    let s = v === null || v === undefined ? '' : String(v);
-    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  const lines = rows.map((r) => cols.map((c) => esc((r as unknown as Record<string, unknown>)[c])).join(','));
-  return [cols.join(','), ...lines].join('\r\n') + '\r\n';
-}
-
 export async function usageCommand(client: CorralClient, flags: UsageFlags, out: Out): Promise<void> {
+  // CSV is the server's export (format=csv), byte for byte: one implementation of the format.
+  if (flags.csv) {
+    out.write(await client.text('/admin/v1/usage' + usageQuery(flags)));
+    return;
+  }
   const r = await client.json<{ groupBy: string[]; granularity: string; data: UsageRowView[] }>(
     'GET',
     '/admin/v1/usage' + usageQuery({ ...flags, csv: false }),
   );
-  out.write(
-    flags.csv ? usageToCsv(r.data, r.groupBy, r.granularity) : renderUsage(r.data, r.groupBy, r.granularity),
-  );
+  out.write(renderUsage(r.data, r.groupBy, r.granularity));
 }
