@@ -58,6 +58,7 @@ export class DbContentPolicies implements ContentPolicySource {
 
 export interface CapturedContent {
   eventId: string;
+  requestId: string | null;
   teamId: string;
   time: string;
   expiresAt: string;
@@ -78,6 +79,7 @@ export async function readContent(
   if (!r) return undefined;
   return {
     eventId: String(r.event_id),
+    requestId: r.request_id === null || r.request_id === undefined ? null : String(r.request_id),
     teamId: String(r.team_id),
     time: new Date(r.time as string).toISOString(),
     expiresAt: new Date(r.expires_at as string).toISOString(),

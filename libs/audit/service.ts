@@ -40,7 +40,13 @@ export class AuditService {
    * Captures prompt/response content for an event when the team's policy says so. Resolves to
    * whether it was captured; the policy read is cached, the write is queued like an event.
    */
-  async recordContent(eventId: string, teamId: string, prompt: unknown, response: unknown): Promise<boolean> {
+  async recordContent(
+    eventId: string,
+    teamId: string,
+    prompt: unknown,
+    response: unknown,
+    requestId?: string,
+  ): Promise<boolean> {
     const policy = await this.opts.policies?.policyFor(teamId);
     if (!policy?.capture) return false;
     const now = Date.now();
@@ -48,6 +54,7 @@ export class AuditService {
       kind: 'content',
       content: {
         eventId,
+        requestId: requestId ?? null,
         teamId,
         time: new Date(now).toISOString(),
         expiresAt: new Date(now + policy.retentionDays * 86_400_000).toISOString(),

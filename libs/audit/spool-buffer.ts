@@ -20,6 +20,7 @@ import {
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseRecord, type AuditBuffer, type BufferedEntry, type BufferRecord } from './buffer';
+import { fsyncDir } from './signing';
 
 export interface SpoolOptions {
   dir: string;
@@ -58,6 +59,7 @@ export class SpoolBuffer implements AuditBuffer {
   static async open(opts: SpoolOptions): Promise<SpoolBuffer> {
     const b = new SpoolBuffer(opts);
     b.handle = await open(join(b.dir, segName(b.current)), 'a', 0o600);
+    fsyncDir(b.dir);
     return b;
   }
 
@@ -110,6 +112,8 @@ export class SpoolBuffer implements AuditBuffer {
         this.current += 1;
         this.size = 0;
         this.handle = await open(join(this.dir, segName(this.current)), 'a', 0o600);
+        // A new segment's directory entry must be durable before its records are acknowledged.
+        fsyncDir(this.dir);
       }
       await this.handle.write(data);
       await this.handle.sync();
@@ -170,6 +174,8 @@ export class SpoolBuffer implements AuditBuffer {
       fsyncSync(fd);
       closeSync(fd);
       renameSync(tmp, join(this.dir, 'cursor.json'));
+      // The rename is durable only once the directory entry is.
+      fsyncDir(this.dir);
       for (const s of this.segments()) {
         if (s < seg) rmSync(join(this.dir, segName(s)), { force: true });
       }
