@@ -11,11 +11,9 @@ export class AuditContentRequest1764420000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE audit_content ADD COLUMN request_id text`);
     await q.query(`CREATE INDEX audit_content_request ON audit_content (request_id)`);
-    await q.query(`CREATE INDEX audit_events_request ON audit_events (request_id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP INDEX audit_events_request`);
     await q.query(`DROP INDEX audit_content_request`);
     await q.query(`ALTER TABLE audit_content DROP COLUMN request_id`);
   }

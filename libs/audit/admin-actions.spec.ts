@@ -33,7 +33,7 @@ function controllersOf(m: ModuleLike, seen = new Set<unknown>()): Type[] {
   if (!m || seen.has(m)) return [];
   seen.add(m);
   const cls = typeof m === 'function' ? m : m.module;
-  const dyn = typeof m === 'function' ? {} : m;
+  const dyn: { imports?: unknown[]; controllers?: Type[] } = typeof m === 'function' ? {} : m;
   const imports = [
     ...((Reflect.getMetadata(MODULE_METADATA.IMPORTS, cls) as ModuleLike[] | undefined) ?? []),
     ...((dyn.imports as ModuleLike[] | undefined) ?? []),
