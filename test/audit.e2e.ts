@@ -119,7 +119,10 @@ describe('audit log over HTTP', () => {
   });
 
   it('records an admin change with who, what, before and after, and never the secret', async () => {
-    const renamed = await call(`/admin/v1/teams/${team}`, { method: 'PATCH', body: { name: 'auditors-joy' } });
+    const renamed = await call(`/admin/v1/teams/${team}`, {
+      method: 'PATCH',
+      body: { name: 'auditors-joy' },
+    });
     expect(renamed.status).toBe(200);
     const e = await eventOf(renamed.requestId, 'team.update');
     const me = (await call('/auth/me')).json as { key_id: string };
@@ -142,7 +145,10 @@ describe('audit log over HTTP', () => {
     expect(key.status).toBe(201);
     const k = await eventOf(key.requestId, 'key.create');
     expect(k).toMatchObject({ resource: `key:${key.json.id}`, team_id: team, outcome: { status: 201 } });
-    expect(k.details).toMatchObject({ before: null, after: { id: key.json.id, name: 'ci', scopes: ['inference'] } });
+    expect(k.details).toMatchObject({
+      before: null,
+      after: { id: key.json.id, name: 'ci', scopes: ['inference'] },
+    });
     const rotated = await call(`/admin/v1/keys/${key.json.id}/rotate`, { body: {} });
     expect(rotated.status).toBe(200);
     const r = await eventOf(rotated.requestId, 'key.rotate');
@@ -198,7 +204,11 @@ describe('audit log over HTTP', () => {
     const copy = await call('/api/copy', { body: { source: 'scripted', destination: 'scripted-copy' } });
     expect(copy.status).toBe(200);
     const c = await eventOf(copy.requestId, 'model.copy');
-    expect(c.details).toMatchObject({ source: 'scripted', before: null, after: { name: 'scripted-copy:latest' } });
+    expect(c.details).toMatchObject({
+      source: 'scripted',
+      before: null,
+      after: { name: 'scripted-copy:latest' },
+    });
     const del = await call('/api/delete', { method: 'DELETE', body: { model: 'scripted-copy' } });
     expect(del.status).toBe(200);
     const d = await eventOf(del.requestId, 'model.delete');
@@ -269,4 +279,6 @@ describe('audit log over HTTP', () => {
 });
 
 if (!RUN_OBSERVERS_WIRED)
-  console.log('audit e2e: content-capture test skipped until the inference handlers report runs (RunObservers)');
+  console.log(
+    'audit e2e: content-capture test skipped until the inference handlers report runs (RunObservers)',
+  );

@@ -83,7 +83,8 @@ export async function retentionPass(
   r: { days: number; exportDir: string },
   now = Date.now(),
 ): Promise<void> {
-  if (r.days > 0) await applyRetention(ds, { before: new Date(now - r.days * 86_400_000), exportDir: r.exportDir });
+  if (r.days > 0)
+    await applyRetention(ds, { before: new Date(now - r.days * 86_400_000), exportDir: r.exportDir });
   else await purgeExpiredContent(ds, new Date(now));
 }
 

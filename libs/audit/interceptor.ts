@@ -114,12 +114,14 @@ export function buildRequestEvent(
         : AUDIT_ACTIONS.apiRequest);
   const detail = facts.detail || note?.detail ? { ...facts.detail, ...note?.detail } : undefined;
   const actor =
-    note?.actor ?? (principal ? { type: principal.kind, id: principal.id } : { type: 'anonymous' as const, id: null });
+    note?.actor ??
+    (principal ? { type: principal.kind, id: principal.id } : { type: 'anonymous' as const, id: null });
   return {
     id: auditEventId(req),
     requestId: String(req.id),
     actor,
-    teamId: (note?.teamId !== undefined ? note.teamId : undefined) ?? facts.teamId ?? principal?.teamId ?? null,
+    teamId:
+      (note?.teamId !== undefined ? note.teamId : undefined) ?? facts.teamId ?? principal?.teamId ?? null,
     action,
     resource: (note?.resource ?? req.url.split('?')[0])?.slice(0, 500),
     route: `${req.method} ${req.routeOptions?.url ?? req.url.split('?')[0]}`.slice(0, 500),

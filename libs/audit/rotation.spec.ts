@@ -37,7 +37,11 @@ describe.each(auditTargets())('audit key rotation and scheduled retention on %s'
   });
 
   it('verifies across a rotation, with the old public key kept and the new key in place', async () => {
-    log = await openAuditLog({ dataSource: t.db.dataSource, home, appender: { checkpointEvery: 3, pollMs: 20 } });
+    log = await openAuditLog({
+      dataSource: t.db.dataSource,
+      home,
+      appender: { checkpointEvery: 3, pollMs: 20 },
+    });
     for (let i = 0; i < 4; i++) log.service.record(sampleRequest(i));
     await log.drain();
     const oldKeyPem = readFileSync(signingKeyPath(home), 'utf8');
@@ -93,7 +97,9 @@ describe.each(auditTargets())('audit key rotation and scheduled retention on %s'
     const until = Date.now() + 20_000;
     while (Date.now() < until && Number((await q(`SELECT count(*) AS n FROM audit_events`))[0]!.n) > 2)
       await sleep(100);
-    expect((await q(`SELECT seq FROM audit_events ORDER BY seq`)).map((x) => Number(x.seq))).toEqual([11, 12]);
+    expect((await q(`SELECT seq FROM audit_events ORDER BY seq`)).map((x) => Number(x.seq))).toEqual([
+      11, 12,
+    ]);
     const files = readdirSync(exportDir);
     expect(files).toEqual(['audit-000000000001-000000000010.ndjson']);
     const exported = readFileSync(join(exportDir, files[0]!), 'utf8').trim().split('\n');

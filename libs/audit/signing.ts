@@ -157,10 +157,7 @@ export const signingKeyPath = (home: string) => join(home, 'audit-signing.key');
  * Loads the signing key; creates it (0600) when `create` is set and the file is missing. A mounted
  * secret (`CORRAL_AUDIT_KEY_FILE`) is never created: a missing one is a configuration error.
  */
-export function loadSigningKey(
-  path: string,
-  opts: { create: boolean; retiredDir?: string },
-): AuditSigner {
+export function loadSigningKey(path: string, opts: { create: boolean; retiredDir?: string }): AuditSigner {
   if (!existsSync(path)) {
     if (!opts.create) throw new Error(`audit signing key not found at ${path}`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });

@@ -4,15 +4,7 @@
  * far the appender has got. A crash can leave a partial last line; it was never acknowledged to a
  * caller, so opening the spool cuts it off. Fully consumed segments are deleted.
  */
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseRecord, type AuditBuffer, type BufferedEntry, type BufferRecord } from './buffer';

@@ -56,10 +56,9 @@ export async function verifyAuditLog(
       return fail({
         kind: 'checkpoint',
         seq: cp.seq,
-        message:
-          !signer.trusts(cp.keyId)
-            ? `checkpoint at seq ${cp.seq} was signed by key ${cp.keyId}, not a trusted key (current: ${signer.keyId})`
-            : `checkpoint at seq ${cp.seq} has a bad signature (the checkpoint was altered)`,
+        message: !signer.trusts(cp.keyId)
+          ? `checkpoint at seq ${cp.seq} was signed by key ${cp.keyId}, not a trusted key (current: ${signer.keyId})`
+          : `checkpoint at seq ${cp.seq} has a bad signature (the checkpoint was altered)`,
       });
     bySeq.set(cp.seq, cp);
   }

@@ -431,7 +431,9 @@ export function buildProgram(): Command {
     );
   audit
     .command('rotate-key')
-    .description('Rotate the checkpoint signing key; older checkpoints keep verifying with the old public key')
+    .description(
+      'Rotate the checkpoint signing key; older checkpoints keep verifying with the old public key',
+    )
     .option('--local', 'Rotate the key files in $CORRAL_HOME directly (with the server stopped)')
     .option('--json', 'Print the result as JSON')
     .addHelpText('after', CLIENT_ENV)

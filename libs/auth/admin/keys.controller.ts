@@ -106,7 +106,11 @@ export class KeysController {
     recordChange(req, { resource: `key:${id}` });
     const b = parseInput(RotateKeyBody, body);
     const key = await this.locate(p, id);
-    recordChange(req, { teamId: key.teamId, before: keyOut(key), detail: { grace_seconds: b.grace_seconds } });
+    recordChange(req, {
+      teamId: key.teamId,
+      before: keyOut(key),
+      detail: { grace_seconds: b.grace_seconds },
+    });
     if (key.revokedAt) throw new CorralError('conflict', 'a revoked key cannot be rotated');
     const issued = await this.keys.rotate(key.teamId, key.id, b.grace_seconds);
     if (!issued) throw keyNotFound();
