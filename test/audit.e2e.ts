@@ -10,6 +10,7 @@
  * `RunObservers` (wired on another branch): a chat by a team whose capture policy is on then has
  * its model and token counts on its event and its prompt/response stored apart, joined to it.
  */
+import { Client } from 'pg';
 import {
   SCRIPT_TEXT,
   buildTinyModels,
@@ -47,9 +48,24 @@ interface Event {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const UA = 'audit-e2e/1.0';
 
-describe('audit log over HTTP', () => {
+const targets: [string, () => NodeJS.ProcessEnv][] = [['pglite', () => ({ REDIS_URL: '' })]];
+if (process.env.DATABASE_URL) {
+  targets.push([
+    'postgres + redis',
+    () => ({
+      DATABASE_URL: process.env.DATABASE_URL,
+      CORRAL_DB_SCHEMA: `audit_e2e_${process.pid}_${Date.now()}`,
+      ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    }),
+  ]);
+} else {
+  console.log('DATABASE_URL not set: audit e2e runs on PGlite only');
+}
+
+describe.each(targets)('audit log over HTTP on %s', (_name, envFor) => {
   let corral: CorralProcess;
   let team: string;
+  const env = envFor();
 
   const call = async (path: string, init: { method?: string; body?: unknown; key?: string | null } = {}) => {
     const headers: Record<string, string> = { 'user-agent': UA, 'content-type': 'application/json' };
@@ -86,12 +102,18 @@ describe('audit log over HTTP', () => {
 
   beforeAll(async () => {
     const models = await buildTinyModels();
-    corral = await startCorral();
+    corral = await startCorral(env);
     await importModel(corral.url, 'scripted', models.scripted);
     team = (await call('/admin/v1/teams', { body: { name: 'auditors-delight' } })).json.id as string;
   });
   afterAll(async () => {
     await corral?.stop();
+    if (env.CORRAL_DB_SCHEMA) {
+      const pg = new Client({ connectionString: env.DATABASE_URL });
+      await pg.connect();
+      await pg.query(`DROP SCHEMA IF EXISTS "${env.CORRAL_DB_SCHEMA}" CASCADE`);
+      await pg.end();
+    }
   });
 
   it('records an API request with every field', async () => {

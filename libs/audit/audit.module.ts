@@ -29,6 +29,8 @@ import { AUDIT_LOG } from './tokens';
           home: config.home,
           keyFile: config.auditKeyFile,
           redisUrl: config.redisUrl,
+          // Installations sharing a Redis but not a schema must not share a stream or a leader.
+          redisPrefix: config.dbSchema ? `corral:${config.dbSchema}:` : undefined,
           retention: {
             days: config.auditRetentionDays ?? 0,
             exportDir: config.auditExportDir ?? `${config.home}/audit-archive`,
