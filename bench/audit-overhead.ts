@@ -101,12 +101,27 @@ async function latencyRows(mode: string, log: AuditLog): Promise<Row[]> {
   }));
 }
 
-/** Latency of an authenticated GET /api/tags on the real gateway, audit on against off. */
-async function gatewayRows(): Promise<Row[]> {
+/**
+ * Latency of an authenticated GET /api/tags on the real gateway, audit on against off. Cluster
+ * mode gives each server a schema of its own (dropped afterwards) and the shared Redis.
+ */
+async function gatewayRows(cluster: boolean): Promise<Row[]> {
   const servers: [string, CorralServer][] = [];
+  const schemas: string[] = [];
+  const envFor = (audit: 'on' | 'off'): NodeJS.ProcessEnv => {
+    if (!cluster) return { CORRAL_AUDIT: audit, REDIS_URL: '' };
+    const schema = `bench_audit_${audit}_${process.pid}`;
+    schemas.push(schema);
+    return {
+      CORRAL_AUDIT: audit,
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      CORRAL_DB_SCHEMA: schema,
+    };
+  };
   try {
-    servers.push(['audit on', await startCorral({ CORRAL_AUDIT: 'on' })]);
-    servers.push(['audit off', await startCorral({ CORRAL_AUDIT: 'off' })]);
+    servers.push(['audit on', await startCorral(envFor('on'))]);
+    servers.push(['audit off', await startCorral(envFor('off'))]);
     const once = (s: CorralServer) =>
       autocannon({
         url: `${s.url}/api/tags`,
@@ -136,7 +151,7 @@ async function gatewayRows(): Promise<Row[]> {
     for (const [name, s] of servers) recorded.set(name, await seqOf(s));
     const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
     return [...acc].map(([name, a]) => ({
-      mode: 'gateway (corral serve, embedded)',
+      mode: cluster ? 'gateway (corral serve, PostgreSQL + Redis)' : 'gateway (corral serve, embedded)',
       measure: `GET /api/tags, ${name} (16 conns)`,
       'latency p50 (ms)': mean(a.p50).toFixed(2),
       'p99 (ms)': mean(a.p99).toFixed(2),
@@ -145,6 +160,13 @@ async function gatewayRows(): Promise<Row[]> {
     }));
   } finally {
     for (const [, s] of servers) await s.stop();
+    if (schemas.length) {
+      const { Client } = await import('pg');
+      const pg = new Client({ connectionString: process.env.DATABASE_URL });
+      await pg.connect();
+      for (const schema of schemas) await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pg.end();
+    }
   }
 }
 
@@ -175,7 +197,8 @@ async function runMode(target: Target): Promise<Row[]> {
 }
 
 export async function run(): Promise<{ title: string; rows: Row[] }> {
-  const rows = await gatewayRows();
+  const rows = await gatewayRows(false);
+  if (process.env.DATABASE_URL) rows.push(...(await gatewayRows(true)));
   rows.push(...(await runMode('pglite')));
   if (process.env.DATABASE_URL) rows.push(...(await runMode('postgres')));
   else rows.push({ mode: 'cluster: skipped (DATABASE_URL not set)', measure: '-' });

@@ -120,8 +120,7 @@ export function buildRequestEvent(
     id: auditEventId(req),
     requestId: String(req.id),
     actor,
-    teamId:
-      (note?.teamId !== undefined ? note.teamId : undefined) ?? facts.teamId ?? principal?.teamId ?? null,
+    teamId: note?.teamId ?? facts.teamId ?? principal?.teamId ?? null,
     action,
     resource: (note?.resource ?? req.url.split('?')[0])?.slice(0, 500),
     route: `${req.method} ${req.routeOptions?.url ?? req.url.split('?')[0]}`.slice(0, 500),
