@@ -254,6 +254,10 @@ describe.each(targets)('audit log over HTTP on %s', (_name, envFor) => {
     await call('/api/tags');
     const v = await call('/admin/v1/audit/verify', { body: {} });
     expect(v.json).toMatchObject({ ok: true });
+    expect(await eventOf(v.requestId, 'audit.verify')).toMatchObject({
+      outcome: { status: 200, error_code: null },
+      details: { ok: true },
+    });
     expect(v.json.checkpoints).toBeGreaterThanOrEqual(1);
 
     const cli = await runCli(['audit', 'search', '--action', 'auth.*', '--json'], {

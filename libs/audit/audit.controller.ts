@@ -4,7 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AdminAction, CurrentPrincipal, Scopes, recordChange, type Principal } from '@corral/auth';
 import { CorralError } from '@corral/common';
-import { actorOf, auditScopeFor, requireAuditor } from './access';
+import { auditScopeFor, requireAuditor } from './access';
+import { auditFacts } from './interceptor';
 import type { AuditLog } from './audit-log';
 import { DbContentPolicies, readContent } from './content';
 import {
@@ -94,14 +95,11 @@ export class AuditController {
   @HttpCode(200)
   async verify(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
     requireAuditor(p);
+    recordChange(req, { action: 'audit.verify', resource: 'audit:chain' });
     const report = await this.log.verify();
-    this.log.service.record({
-      requestId: String(req.id),
-      actor: actorOf(req),
-      action: 'audit.verify',
-      outcome: { status: 200, errorCode: report.ok ? null : `tamper_${report.problem?.kind}` },
-      detail: { ok: report.ok, events: report.events, problem: report.problem ?? null },
-    });
+    // The request's own event says what verification found.
+    if (!report.ok) auditFacts(req).errorCode = `tamper_${report.problem?.kind}`;
+    recordChange(req, { detail: { ok: report.ok, events: report.events, problem: report.problem ?? null } });
     return report;
   }
 
