@@ -4,6 +4,7 @@ import { Identity1764200000000 } from './1764200000000-Identity';
 import { AuditLog1764300000000 } from './1764300000000-AuditLog';
 import { QuotaPolicies1764400000000 } from './1764400000000-QuotaPolicies';
 import { UsageAccounting1764400000001 } from './1764400000001-UsageAccounting';
+import { AuditContentRequest1764420000000 } from './1764420000000-AuditContentRequest';
 
 export const MIGRATIONS = [
   Init1764160000000,
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   AuditLog1764300000000,
   QuotaPolicies1764400000000,
   UsageAccounting1764400000001,
+  AuditContentRequest1764420000000,
 ];

@@ -5,12 +5,17 @@
 import { Body, Controller, Delete, Get, Head, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
-import type { ModelRegistry } from '@corral/registry';
+import type { ModelRegistry, ResolvedModel } from '@corral/registry';
 import { REGISTRY, SCHEDULER, StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { Scheduler } from '@corral/dispatch';
 import { parseBody } from './dto/validate';
 import { CopyBody, DeleteBody, ShowBody } from './dto/requests';
-import { Scopes } from '@corral/auth';
+import { AdminAction, Scopes, recordChange } from '@corral/auth';
+
+/** What the audit log keeps of a model before and after a change. */
+function modelView(r: ResolvedModel) {
+  return { name: r.name, digest: r.digest, model_digest: r.modelDigest, size: r.size, details: r.details };
+}
 
 @Controller('api')
 export class ModelsController {
@@ -38,34 +43,59 @@ export class ModelsController {
   @Scopes('models:write')
   @Post('copy')
   @HttpCode(200)
-  async copy(@Body() body: unknown): Promise<void> {
+  @AdminAction('model.copy')
+  async copy(@Body() body: unknown, @Req() req: FastifyRequest): Promise<void> {
     const b = parseBody(CopyBody, body);
+    recordChange(req, { resource: `model:${b.destination}`, detail: { source: b.source } });
+    const before = await this.find(b.destination);
     await this.registry.copy(b.source, b.destination);
+    recordChange(req, { before, after: await this.find(b.destination) });
   }
 
   @Scopes('models:write')
   @Delete('delete')
   @HttpCode(200)
-  async remove(@Body() body: unknown): Promise<void> {
+  @AdminAction('model.delete')
+  async remove(@Body() body: unknown, @Req() req: FastifyRequest): Promise<void> {
     const b = parseBody(DeleteBody, body);
     const name = b.model ?? b.name;
     if (!name) throw new CorralError('bad_request', 'model is required', 'model');
+    recordChange(req, { resource: `model:${name}` });
     const resolved = await this.registry.resolve(name);
+    recordChange(req, { resource: `model:${resolved.name}`, before: modelView(resolved) });
     await this.scheduler.unload(resolved.name);
     await this.registry.delete(name);
+    recordChange(req, { after: null });
   }
 
   @Scopes('models:write')
   @Post('create')
   @HttpCode(200)
-  async create(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+  @AdminAction('model.create')
+  async create(
+    @Body() body: unknown,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new CorralError('bad_request', 'request body must be a JSON object');
     }
     const req = body as Parameters<ModelRegistry['create']>[0];
+    const b = body as { model?: unknown; name?: unknown; from?: unknown };
+    const target = typeof b.model === 'string' ? b.model : typeof b.name === 'string' ? b.name : undefined;
+    recordChange(request, {
+      resource: target ? `model:${target}` : undefined,
+      detail: typeof b.from === 'string' ? { from: b.from } : undefined,
+    });
+    const before = target ? await this.find(target) : null;
+    recordChange(request, { before });
+    const audited = async () => {
+      if (target) recordChange(request, { after: await this.find(target) });
+    };
     const abort = abortOnDisconnect(reply);
     if ((body as { stream?: boolean }).stream === false) {
       await this.registry.create(req, () => undefined, abort.signal);
+      await audited();
       await reply.send({ status: 'success' });
       return;
     }
@@ -74,6 +104,7 @@ export class ModelsController {
     // corrupt file is a 400, not an error line inside a 200 stream). The progress is then replayed.
     const statuses: string[] = [];
     await this.registry.create(req, (status) => statuses.push(status), abort.signal);
+    await audited();
     const writer = new StreamWriter(reply, 'application/x-ndjson', {}, abort);
     for (const status of statuses) writer.json({ status });
     writer.end();
@@ -88,17 +119,30 @@ export class ModelsController {
 
   @Scopes('models:write')
   @Post('blobs/:digest')
+  @AdminAction('model.blob_upload')
   async putBlob(
     @Param('digest') digest: string,
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    recordChange(req, { resource: `blob:${digest}` });
     if (await this.registry.blobs.has(digest)) {
       req.raw.resume();
+      recordChange(req, { before: { digest }, after: { digest } });
       await reply.status(200).send();
       return;
     }
     await this.registry.blobs.put(digest, req.raw);
+    recordChange(req, { before: null, after: { digest } });
     await reply.status(201).send();
+  }
+
+  /** The model as the audit log shows it, or null when there is none by that name. */
+  private async find(name: string) {
+    try {
+      return modelView(await this.registry.resolve(name));
+    } catch {
+      return null;
+    }
   }
 }

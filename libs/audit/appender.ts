@@ -29,11 +29,19 @@ export interface AppenderOptions {
    * already durable in the buffer; only the chain's latency grows). Defaults to 5 ms.
    */
   lingerMs?: number;
+  /**
+   * Periodic work only the leader does (retention): run after the first batch and then every
+   * `maintenanceIntervalMs`. A failure is logged and retried at the next interval.
+   */
+  maintenance?: () => Promise<void>;
+  /** Defaults to one hour. */
+  maintenanceIntervalMs?: number;
 }
 
 export class AuditAppender {
   private readonly log = new Logger('Audit');
-  private readonly o: Required<AppenderOptions>;
+  private readonly o: Required<Omit<AppenderOptions, 'maintenance'>> & Pick<AppenderOptions, 'maintenance'>;
+  private nextMaintenanceAt = 0;
   private running = false;
   private loop?: Promise<void>;
   private wake?: () => void;
@@ -49,7 +57,7 @@ export class AuditAppender {
   constructor(
     private readonly ds: DataSource,
     private readonly buffer: AuditBuffer,
-    private readonly signer: AuditSigner,
+    private signer: AuditSigner,
     private readonly leader: LeaderLock,
     opts: AppenderOptions = {},
   ) {
@@ -60,7 +68,25 @@ export class AuditAppender {
       pollMs: opts.pollMs ?? 250,
       maxBackoffMs: opts.maxBackoffMs ?? 5_000,
       lingerMs: opts.lingerMs ?? 5,
+      maintenance: opts.maintenance,
+      maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 3_600_000,
     };
+  }
+
+  /** Signs later checkpoints with `signer` (after a key rotation). */
+  useSigner(signer: AuditSigner): void {
+    this.signer = signer;
+  }
+
+  /** The leader's periodic work, when it is due. Never throws. */
+  private async maintain(): Promise<void> {
+    if (!this.o.maintenance || Date.now() < this.nextMaintenanceAt) return;
+    this.nextMaintenanceAt = Date.now() + this.o.maintenanceIntervalMs;
+    try {
+      await this.o.maintenance();
+    } catch (e) {
+      this.log.error(`audit retention failed (retried in ${this.o.maintenanceIntervalMs} ms): ${String(e)}`);
+    }
   }
 
   start(): void {
@@ -130,6 +156,7 @@ export class AuditAppender {
           } else if (Date.now() - this.idleCheckAt >= 1000) {
             this.idleCheckAt = Date.now();
             await this.ds.transaction((m) => this.maybeCheckpoint(m, Date.now()));
+            await this.maintain();
           }
         }
         if (this.failures > 0)

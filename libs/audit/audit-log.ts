@@ -11,7 +11,16 @@ import { DbContentPolicies, type ContentPolicySource } from './content';
 import { LocalLeader, RedisLeader, type LeaderLock } from './leader';
 import { RedisStreamBuffer } from './redis-buffer';
 import { AuditService } from './service';
-import { loadSigningKey, signingKeyPath, type AuditSigner } from './signing';
+import { purgeExpiredContent } from './content';
+import { applyRetention } from './retention';
+import {
+  loadSigningKey,
+  retiredKeysDir,
+  rotateSigningKey,
+  signingKeyPath,
+  type AuditSigner,
+  type RotationResult,
+} from './signing';
 import { SpoolBuffer } from './spool-buffer';
 import { verifyAuditLog, type VerifyReport } from './verify';
 
@@ -32,6 +41,12 @@ export interface AuditLogOptions {
   policies?: ContentPolicySource;
   /** Start the appender loop. Defaults to true. */
   startAppender?: boolean;
+  /**
+   * Scheduled retention, run by the appender while it leads: events older than `days` are
+   * exported to `exportDir` and then deleted (whole segments); captured content past its own
+   * expiry is deleted. `days` 0 keeps events forever (content still expires).
+   */
+  retention?: { days: number; exportDir: string; intervalMs?: number };
 }
 
 export interface AuditLog {
@@ -39,22 +54,42 @@ export interface AuditLog {
   readonly service: AuditService;
   readonly appender: AuditAppender;
   readonly buffer: AuditBuffer;
+  /** The current signing key (trusting the retired ones). */
   readonly signer: AuditSigner;
   readonly policies: ContentPolicySource;
+  /**
+   * Rotates the signing key: signs a checkpoint at the head with the old key, keeps its public
+   * half under `$CORRAL_HOME/audit-keys`, and signs from then on with a new key. Refused for a
+   * mounted key (CORRAL_AUDIT_KEY_FILE): rotate that secret where it is managed.
+   */
+  rotateKey(): Promise<RotationResult>;
   verify(): Promise<VerifyReport>;
   /** Resolves when every event recorded so far is committed to the database (tests, shutdown). */
   drain(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
+/** The signing key of a data directory (or the mounted one), trusting the keys retired there. */
 export function signerFor(home: string, keyFile?: string): AuditSigner {
+  const retiredDir = retiredKeysDir(home);
   return keyFile
-    ? loadSigningKey(keyFile, { create: false })
-    : loadSigningKey(signingKeyPath(home), { create: true });
+    ? loadSigningKey(keyFile, { create: false, retiredDir })
+    : loadSigningKey(signingKeyPath(home), { create: true, retiredDir });
+}
+
+/** Retention's one pass: export-then-delete old segments, and expired captured content. */
+export async function retentionPass(
+  ds: DataSource,
+  r: { days: number; exportDir: string },
+  now = Date.now(),
+): Promise<void> {
+  if (r.days > 0)
+    await applyRetention(ds, { before: new Date(now - r.days * 86_400_000), exportDir: r.exportDir });
+  else await purgeExpiredContent(ds, new Date(now));
 }
 
 export async function openAuditLog(o: AuditLogOptions): Promise<AuditLog> {
-  const signer = signerFor(o.home, o.keyFile);
+  let signer = signerFor(o.home, o.keyFile);
   let buffer: AuditBuffer;
   let leader: LeaderLock;
   let quit: (() => Promise<unknown>) | undefined;
@@ -69,7 +104,16 @@ export async function openAuditLog(o: AuditLogOptions): Promise<AuditLog> {
     leader = new LocalLeader();
   }
   const policies = o.policies ?? new DbContentPolicies(o.dataSource);
-  const appender = new AuditAppender(o.dataSource, buffer, signer, leader, o.appender);
+  const retention = o.retention;
+  const appender = new AuditAppender(o.dataSource, buffer, signer, leader, {
+    ...o.appender,
+    ...(retention
+      ? {
+          maintenance: () => retentionPass(o.dataSource, retention),
+          maintenanceIntervalMs: retention.intervalMs ?? o.appender?.maintenanceIntervalMs,
+        }
+      : {}),
+  });
   const service = new AuditService(buffer, { policies, onFlushed: () => appender.kick() });
   if (o.startAppender !== false) appender.start();
   return {
@@ -77,9 +121,23 @@ export async function openAuditLog(o: AuditLogOptions): Promise<AuditLog> {
     service,
     appender,
     buffer,
-    signer,
+    get signer() {
+      return signer;
+    },
     policies,
     verify: () => verifyAuditLog(o.dataSource, signer),
+    async rotateKey() {
+      if (o.keyFile)
+        throw new Error(
+          'the audit signing key is mounted (CORRAL_AUDIT_KEY_FILE): rotate that secret where it is managed, and put the old public key in $CORRAL_HOME/audit-keys/',
+        );
+      // Everything so far is signed by the old key before the new one takes over.
+      await appender.checkpointNow();
+      const r = rotateSigningKey(signingKeyPath(o.home), retiredKeysDir(o.home));
+      signer = r.signer;
+      appender.useSigner(r.signer);
+      return { previousKeyId: r.previousKeyId, keyId: r.keyId, retiredKeyFile: r.retiredKeyFile };
+    },
     async drain(timeoutMs = 30_000) {
       await service.flush();
       const until = Date.now() + timeoutMs;

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CurrentPrincipal, Scopes, type Principal } from '@corral/auth';
+import { AdminAction, CurrentPrincipal, Scopes, recordChange, type Principal } from '@corral/auth';
 import { CorralError } from '@corral/common';
-import { actorOf, auditScopeFor, requireAuditor } from './access';
+import { auditScopeFor, requireAuditor } from './access';
+import { auditFacts } from './interceptor';
 import type { AuditLog } from './audit-log';
 import { DbContentPolicies, readContent } from './content';
 import {
@@ -94,24 +95,43 @@ export class AuditController {
   @HttpCode(200)
   async verify(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
     requireAuditor(p);
+    recordChange(req, { action: 'audit.verify', resource: 'audit:chain' });
     const report = await this.log.verify();
-    this.log.service.record({
-      requestId: String(req.id),
-      actor: actorOf(req),
-      action: 'audit.verify',
-      outcome: { status: 200, errorCode: report.ok ? null : `tamper_${report.problem?.kind}` },
-      detail: { ok: report.ok, events: report.events, problem: report.problem ?? null },
-    });
+    // The request's own event says what verification found.
+    if (!report.ok) auditFacts(req).errorCode = `tamper_${report.problem?.kind}`;
+    recordChange(req, { detail: { ok: report.ok, events: report.events, problem: report.problem ?? null } });
     return report;
   }
 
+  /**
+   * Rotates the checkpoint signing key (admins): the old key signs the chain head first, its public
+   * half is kept so its checkpoints still verify, and a new key signs from then on.
+   */
+  @Post('rotate-key')
+  @HttpCode(200)
+  @AdminAction('audit.key_rotate')
+  async rotateKey(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
+    recordChange(req, { resource: 'audit:signing-key' });
+    if (p.globalRole !== 'admin') throw new CorralError('forbidden', 'the signing key is rotated by admins');
+    let r;
+    try {
+      r = await this.log.rotateKey();
+    } catch (e) {
+      throw new CorralError('conflict', `cannot rotate the audit signing key: ${(e as Error).message}`);
+    }
+    recordChange(req, { before: { key_id: r.previousKeyId }, after: { key_id: r.keyId } });
+    return { previous_key_id: r.previousKeyId, key_id: r.keyId, retired_key_file: r.retiredKeyFile };
+  }
+
   @Put('policies/:team')
+  @AdminAction('audit_policy.update')
   async setPolicy(
     @CurrentPrincipal() p: Principal,
     @Param('team') team: string,
     @Body() body: unknown,
     @Req() req: FastifyRequest,
   ) {
+    recordChange(req, { resource: `team:${team}/audit_policy`, teamId: team });
     if (p.globalRole !== 'admin')
       throw new CorralError('forbidden', 'content capture policies are set by admins');
     const b = parse(PolicyBody, body, 'body');
@@ -121,16 +141,7 @@ export class AuditController {
     const before = await policies.policyFor(team);
     const after = { capture: b.capture, retentionDays: b.retention_days };
     await policies.setPolicy(team, after);
-    this.log.service.record({
-      requestId: String(req.id),
-      actor: actorOf(req),
-      teamId: team,
-      action: 'audit_policy.update',
-      resource: `team:${team}`,
-      outcome: { status: 200 },
-      before,
-      after,
-    });
+    recordChange(req, { before, after });
     return { team_id: team, capture: after.capture, retention_days: after.retentionDays };
   }
 
@@ -147,6 +158,7 @@ export class AuditController {
     if (!c) throw new CorralError('not_found', 'no captured content for that event');
     return {
       event_id: c.eventId,
+      request_id: c.requestId,
       team_id: c.teamId,
       time: c.time,
       expires_at: c.expiresAt,

@@ -10,7 +10,10 @@ import type { PendingEvent } from './event';
 
 /** Captured prompt/response content, written to its own table (never into the chain). */
 export interface PendingContent {
+  /** The event it belongs to (the request's `api.request` event, or the run's own). */
   eventId: string;
+  /** The request's id, the same as its event's `request_id`. */
+  requestId?: string | null;
   teamId: string;
   time: string;
   expiresAt: string;

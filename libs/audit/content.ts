@@ -33,10 +33,19 @@ export class DbContentPolicies implements ContentPolicySource {
   async policyFor(teamId: string): Promise<ContentPolicy> {
     const hit = this.cache.get(teamId);
     if (hit && Date.now() - hit.at < this.cacheMs) return hit.policy;
-    const [r] = (await this.ds.query(
-      `SELECT capture, retention_days FROM audit_content_policies WHERE team_id = $1`,
-      [teamId],
-    )) as Rows;
+    let rows: Rows;
+    try {
+      rows = (await this.ds.query(
+        `SELECT capture, retention_days FROM audit_content_policies WHERE team_id = $1`,
+        [teamId],
+      )) as Rows;
+    } catch (e) {
+      // Database down: keep applying the policy last read (content waits in the buffer like
+      // events do); a team never read gets nothing captured rather than a guess.
+      if (hit) return hit.policy;
+      throw e;
+    }
+    const [r] = rows;
     const policy = r
       ? { capture: r.capture === true || r.capture === 't', retentionDays: Number(r.retention_days) }
       : DEFAULT_CONTENT_POLICY;
@@ -58,6 +67,7 @@ export class DbContentPolicies implements ContentPolicySource {
 
 export interface CapturedContent {
   eventId: string;
+  requestId: string | null;
   teamId: string;
   time: string;
   expiresAt: string;
@@ -78,6 +88,7 @@ export async function readContent(
   if (!r) return undefined;
   return {
     eventId: String(r.event_id),
+    requestId: r.request_id === null || r.request_id === undefined ? null : String(r.request_id),
     teamId: String(r.team_id),
     time: new Date(r.time as string).toISOString(),
     expiresAt: new Date(r.expires_at as string).toISOString(),

@@ -10,6 +10,14 @@
  * shaped `{ kind: 'user' | 'key' | 'anonymous' | 'system', id, teamId }` (AuditPrincipal); the
  * AuditModule passes one that reads @corral/auth's principal. Handlers add what only they know
  * (token counts, resolved model) with `auditFacts(request)`.
+ *
+ * Admin changes ride on the same event: a mutating admin route names its action with
+ * `@AdminAction(...)` and describes its change with `recordChange(req, { resource, before, after })`
+ * (both from @corral/auth, see libs/auth/admin/audit-trail.ts); the event takes them over.
+ *
+ * Each tracked request gets its event id when it starts, and is findable by request id while it is
+ * in flight (`inflight()`), so the run observer can add the model, token counts or a quota refusal
+ * to the request's own event and link captured content to it.
  */
 import {
   Inject,
@@ -20,7 +28,10 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { Reflector } from '@nestjs/core';
 import { catchError, type Observable } from 'rxjs';
+import { ADMIN_ACTION, changeOf } from '@corral/auth';
 import { ERROR_STATUS, isCorralError } from '@corral/common';
 import { AUDIT_ACTIONS, type ActorType, type AuditEventInput } from './event';
 import { AuditService } from './service';
@@ -54,6 +65,20 @@ export interface AuditFacts {
 
 const FACTS = Symbol('corral.audit.facts');
 const TRACKED = Symbol('corral.audit.tracked');
+const EVENT_ID = Symbol('corral.audit.eventId');
+
+/** The id the request's event will carry (assigned when tracking starts). */
+export function auditEventId(req: FastifyRequest): string | undefined {
+  return (req as unknown as Record<symbol, string | undefined>)[EVENT_ID];
+}
+
+/** A request whose event is not recorded yet. */
+export interface InflightRequest {
+  eventId: string;
+  req: FastifyRequest;
+}
+
+const reflector = new Reflector();
 
 /** The mutable facts bag of one request (created on first use). */
 export function auditFacts(req: FastifyRequest): AuditFacts {
@@ -76,21 +101,28 @@ export function buildRequestEvent(
   const body = req.body as { model?: unknown } | undefined;
   const model = facts.model ?? (body && typeof body.model === 'string' ? body.model : undefined);
   const ua = req.headers['user-agent'];
+  const note = changeOf(req);
   const errorCode =
     facts.errorCode ?? (status >= 400 ? (CODE_BY_STATUS.get(status) ?? `http_${status}`) : undefined);
   const action =
+    note?.action ??
     facts.action ??
     (status === 401
       ? AUDIT_ACTIONS.authFailure
       : status === 429
         ? AUDIT_ACTIONS.quotaRefused
         : AUDIT_ACTIONS.apiRequest);
+  const detail = facts.detail || note?.detail ? { ...facts.detail, ...note?.detail } : undefined;
+  const actor =
+    note?.actor ??
+    (principal ? { type: principal.kind, id: principal.id } : { type: 'anonymous' as const, id: null });
   return {
+    id: auditEventId(req),
     requestId: String(req.id),
-    actor: principal ? { type: principal.kind, id: principal.id } : { type: 'anonymous', id: null },
-    teamId: facts.teamId ?? principal?.teamId ?? null,
+    actor,
+    teamId: note?.teamId ?? facts.teamId ?? principal?.teamId ?? null,
     action,
-    resource: req.url.split('?')[0]?.slice(0, 500),
+    resource: (note?.resource ?? req.url.split('?')[0])?.slice(0, 500),
     route: `${req.method} ${req.routeOptions?.url ?? req.url.split('?')[0]}`.slice(0, 500),
     model: model?.slice(0, 300),
     outcome: { status, errorCode },
@@ -101,19 +133,28 @@ export function buildRequestEvent(
     durationMs: Math.max(0, Math.round(durationMs)),
     clientAddress: req.ip,
     userAgent: typeof ua === 'string' ? ua.slice(0, 1000) : undefined,
-    detail: facts.detail,
+    ...(note && 'before' in note ? { before: note.before } : {}),
+    ...(note && 'after' in note ? { after: note.after } : {}),
+    detail,
   };
 }
+
+/** DI token: `false` turns request recording off (CORRAL_AUDIT=off, for benchmarks and debugging). */
+export const AUDIT_ENABLED = Symbol('corral.audit.enabled');
 
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
   private readonly resolve: PrincipalResolver;
+  private readonly pending = new Map<string, InflightRequest>();
+  private readonly enabled: boolean;
 
   constructor(
     private readonly audit: AuditService,
     @Optional() @Inject(AUDIT_PRINCIPAL) resolver?: PrincipalResolver,
+    @Optional() @Inject(AUDIT_ENABLED) enabled?: boolean,
   ) {
     this.resolve = resolver ?? requestPrincipal;
+    this.enabled = enabled !== false;
   }
 
   /** Fastify onRequest hook: `fastify.addHook('onRequest', interceptor.hook)`. */
@@ -122,14 +163,24 @@ export class AuditInterceptor implements NestInterceptor {
     done();
   };
 
+  /** The request with this id while its event is still to be recorded. */
+  inflight(requestId: string): InflightRequest | undefined {
+    return this.pending.get(requestId);
+  }
+
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = ctx.switchToHttp();
     const req = http.getRequest<FastifyRequest>();
     this.track(req, http.getResponse<FastifyReply>());
+    const action = reflector.get<string | undefined>(ADMIN_ACTION, ctx.getHandler());
+    if (action) auditFacts(req).action ??= action;
     return next.handle().pipe(
       catchError((e: unknown) => {
         const facts = auditFacts(req);
         facts.errorCode ??= isCorralError(e) ? e.code : undefined;
+        // A quota refusal names the limit it hit (QuotaExceededError.limit).
+        const limit = (e as { limit?: unknown } | null)?.limit;
+        if (typeof limit === 'string') facts.detail = { ...facts.detail, limit };
         throw e;
       }),
     );
@@ -137,11 +188,17 @@ export class AuditInterceptor implements NestInterceptor {
 
   /** Records the request's event when its response closes (once per request). */
   track(req: FastifyRequest, reply: FastifyReply): void {
-    const r = req as unknown as Record<symbol, boolean | undefined>;
+    if (!this.enabled) return;
+    const r = req as unknown as Record<symbol, boolean | string | undefined>;
     if (r[TRACKED]) return;
     r[TRACKED] = true;
+    const eventId = randomUUID();
+    r[EVENT_ID] = eventId;
+    const requestId = String(req.id);
+    this.pending.set(requestId, { eventId, req });
     const started = performance.now();
     reply.raw.once('close', () => {
+      this.pending.delete(requestId);
       const finished = reply.raw.writableFinished;
       const facts = auditFacts(req);
       if (!finished) facts.errorCode ??= 'client_closed_request';

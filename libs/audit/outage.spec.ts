@@ -1,6 +1,7 @@
 /**
  * PostgreSQL goes away in the middle of traffic (a proxy cuts the connections) and comes back:
- * every event recorded meanwhile waits in the buffer and is written, in order, when it returns.
+ * every event recorded meanwhile waits in the buffer and is written, in order, when it returns;
+ * content captured meanwhile (under the capture policy last read) waits and is written too.
  * Runs with the local spool and, in cluster mode, with the Redis Stream shared by two gateways.
  * PGlite runs in-process and cannot become unreachable, so this test needs DATABASE_URL.
  */
@@ -8,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openAuditLog, type AuditLog } from './audit-log';
+import { DbContentPolicies } from './content';
 import { openTestDb, type TestDb } from './testing/db';
 import { sampleRequest } from './testing/events';
 import { TcpProxy } from './testing/tcp-proxy';
@@ -43,6 +45,8 @@ maybe.each([['spool'], ['redis-stream, two gateways']])('audit through a databas
           redisUrl: cluster ? REDIS_URL : undefined,
           redisPrefix: prefix,
           appender: { pollMs: 20, maxBackoffMs: 200, checkpointEvery: 25 },
+          // Policies re-read every 50 ms, so the outage outlives the cache.
+          policies: new DbContentPolicies(t.db.dataSource, 50),
         }),
       );
   });
@@ -70,11 +74,24 @@ maybe.each([['spool'], ['redis-stream, two gateways']])('audit through a databas
       send(10);
       await sleep(20);
     }
+    await (logs[0]!.policies as DbContentPolicies).setPolicy('team-cap', { capture: true, retentionDays: 7 });
+    // Each gateway reads the policy once while the database is up.
+    const captured: string[] = [];
+    for (const l of logs) {
+      expect(await l.service.recordContent(sent[captured.length]!, 'team-cap', 'before', 'up')).toBe(true);
+      captured.push(sent[captured.length]!);
+    }
     await Promise.all(logs.map((l) => l.service.flush()));
     proxy.down();
     for (let k = 0; k < 10; k++) {
       send(10);
       await sleep(30);
+    }
+    // Content captured during the outage: the policy last read still applies, and it waits too.
+    for (let i = 60; i < 70; i++) {
+      const l = logs[i % logs.length]!;
+      expect(await l.service.recordContent(sent[i]!, 'team-cap', { prompt: i }, { text: i })).toBe(true);
+      captured.push(sent[i]!);
     }
     // The appender has noticed: it is failing, and the events are still buffered.
     const leader = logs.find((l) => l.appender.lastError) ?? logs[0]!;
@@ -89,6 +106,10 @@ maybe.each([['spool'], ['redis-stream, two gateways']])('audit through a databas
     }[];
     const written = rows.map((r) => r.event_id);
     expect(written).toHaveLength(sent.length);
+    const content = (await t.db.dataSource.query(`SELECT event_id FROM audit_content`)) as {
+      event_id: string;
+    }[];
+    expect(new Set(content.map((c) => c.event_id))).toEqual(new Set(captured));
     expect(new Set(written)).toEqual(new Set(sent));
     // Each gateway's own events keep their order (across gateways, buffer order is arrival order).
     for (let g = 0; g < logs.length; g++) {

@@ -42,7 +42,9 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = isSecretField(k) && v !== null && v !== undefined ? REDACTED : redact(v, depth + 1);
+      // A flag (`has_password: true`) says whether a secret exists, and holds none.
+      const secret = isSecretField(k) && v !== null && v !== undefined && typeof v !== 'boolean';
+      out[k] = secret ? REDACTED : redact(v, depth + 1);
     }
     return out;
   }

@@ -10,6 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { purgeExpiredContent } from './content';
+import { fsyncDir } from './signing';
 import { auditSql } from './store';
 
 export interface RetentionOptions {
@@ -68,6 +69,7 @@ export async function applyRetention(ds: DataSource, o: RetentionOptions): Promi
     closeSync(fd);
   }
   renameSync(tmp, file);
+  fsyncDir(o.exportDir);
   const pruned = await ds.transaction(async (m) => {
     await m.query(`INSERT INTO audit_exports (last_seq, first_seq, file, sha256) VALUES ($1, $2, $3, $4)`, [
       upto,

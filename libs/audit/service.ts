@@ -23,6 +23,7 @@ export class AuditService {
   private flushing?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
+  private readonly capturing = new Set<Promise<boolean>>();
 
   constructor(
     private readonly buffer: AuditBuffer,
@@ -40,7 +41,27 @@ export class AuditService {
    * Captures prompt/response content for an event when the team's policy says so. Resolves to
    * whether it was captured; the policy read is cached, the write is queued like an event.
    */
-  async recordContent(eventId: string, teamId: string, prompt: unknown, response: unknown): Promise<boolean> {
+  recordContent(
+    eventId: string,
+    teamId: string,
+    prompt: unknown,
+    response: unknown,
+    requestId?: string,
+  ): Promise<boolean> {
+    // flush() waits for policy reads in flight, so nothing recorded before it is left behind.
+    const p = this.captureContent(eventId, teamId, prompt, response, requestId);
+    this.capturing.add(p);
+    void p.finally(() => this.capturing.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private async captureContent(
+    eventId: string,
+    teamId: string,
+    prompt: unknown,
+    response: unknown,
+    requestId?: string,
+  ): Promise<boolean> {
     const policy = await this.opts.policies?.policyFor(teamId);
     if (!policy?.capture) return false;
     const now = Date.now();
@@ -48,6 +69,7 @@ export class AuditService {
       kind: 'content',
       content: {
         eventId,
+        requestId: requestId ?? null,
         teamId,
         time: new Date(now).toISOString(),
         expiresAt: new Date(now + policy.retentionDays * 86_400_000).toISOString(),
@@ -89,6 +111,7 @@ export class AuditService {
 
   /** Resolves when everything recorded so far is in the durable buffer. */
   async flush(): Promise<void> {
+    await Promise.allSettled([...this.capturing]);
     while (this.queue.length > 0 || this.flushing) {
       if (this.flushing) await this.flushing;
       else if (this.queue.length > 0 && !this.retryTimer) this.flushing = this.drainQueue();

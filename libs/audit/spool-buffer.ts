@@ -4,22 +4,11 @@
  * far the appender has got. A crash can leave a partial last line; it was never acknowledged to a
  * caller, so opening the spool cuts it off. Fully consumed segments are deleted.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseRecord, type AuditBuffer, type BufferedEntry, type BufferRecord } from './buffer';
+import { fsyncDir } from './signing';
 
 export interface SpoolOptions {
   dir: string;
@@ -58,6 +47,7 @@ export class SpoolBuffer implements AuditBuffer {
   static async open(opts: SpoolOptions): Promise<SpoolBuffer> {
     const b = new SpoolBuffer(opts);
     b.handle = await open(join(b.dir, segName(b.current)), 'a', 0o600);
+    fsyncDir(b.dir);
     return b;
   }
 
@@ -110,6 +100,8 @@ export class SpoolBuffer implements AuditBuffer {
         this.current += 1;
         this.size = 0;
         this.handle = await open(join(this.dir, segName(this.current)), 'a', 0o600);
+        // A new segment's directory entry must be durable before its records are acknowledged.
+        fsyncDir(this.dir);
       }
       await this.handle.write(data);
       await this.handle.sync();
@@ -164,16 +156,27 @@ export class SpoolBuffer implements AuditBuffer {
     return this.serial(async () => {
       if (seg < this.cursor.segment || (seg === this.cursor.segment && off <= this.cursor.offset)) return;
       this.cursor = { segment: seg, offset: off };
+      // Off the event loop (fs/promises): the request path shares this thread.
       const tmp = join(this.dir, 'cursor.json.tmp');
-      writeFileSync(tmp, JSON.stringify(this.cursor), { mode: 0o600 });
-      const fd = openSync(tmp, 'r');
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(tmp, join(this.dir, 'cursor.json'));
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify(this.cursor));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(this.dir, 'cursor.json'));
+      // The rename is durable only once the directory entry is. (Losing it would only replay
+      // events the appender skips by id; the fsync keeps restarts from re-reading them.)
+      const dh = await open(this.dir, 'r');
+      try {
+        await dh.sync();
+      } finally {
+        await dh.close();
+      }
       for (const s of this.segments()) {
         if (s < seg) rmSync(join(this.dir, segName(s)), { force: true });
       }
-      await Promise.resolve();
     });
   }
 

@@ -132,8 +132,8 @@ export const auditSql = {
   async insertContent(m: Sql, items: PendingContent[]): Promise<void> {
     for (const c of items) {
       await m.query(
-        `INSERT INTO audit_content (event_id, team_id, time, expires_at, prompt, response)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+        `INSERT INTO audit_content (event_id, team_id, time, expires_at, prompt, response, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
         [
           c.eventId,
           c.teamId,
@@ -141,6 +141,7 @@ export const auditSql = {
           c.expiresAt,
           JSON.stringify(c.prompt ?? null),
           JSON.stringify(c.response ?? null),
+          c.requestId ?? null,
         ],
       );
     }

@@ -52,14 +52,13 @@ export async function verifyAuditLog(
 
   for (const cp of cps) {
     const { signature, ...payload } = cp;
-    if (cp.keyId !== signer.keyId || !signer.verify(payload, signature))
+    if (!signer.trusts(cp.keyId) || !signer.verify(payload, signature))
       return fail({
         kind: 'checkpoint',
         seq: cp.seq,
-        message:
-          cp.keyId !== signer.keyId
-            ? `checkpoint at seq ${cp.seq} was signed by key ${cp.keyId}, not the trusted key ${signer.keyId}`
-            : `checkpoint at seq ${cp.seq} has a bad signature (the checkpoint was altered)`,
+        message: !signer.trusts(cp.keyId)
+          ? `checkpoint at seq ${cp.seq} was signed by key ${cp.keyId}, not a trusted key (current: ${signer.keyId})`
+          : `checkpoint at seq ${cp.seq} has a bad signature (the checkpoint was altered)`,
       });
     bySeq.set(cp.seq, cp);
   }

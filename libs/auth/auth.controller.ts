@@ -8,6 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CorralError, Public } from '@corral/common';
 import { parseInput } from './admin/validate';
+import { recordChange } from './admin/audit-trail';
 import { buildOpenApi } from './admin/openapi';
 import { readCookie } from './auth.guard';
 import { CurrentPrincipal, type Principal } from './principal';
@@ -50,8 +51,12 @@ export class AuthController {
     @Req() req: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
+    // Audit: every login attempt is an event naming the account tried (never the password); a
+    // refused one is `auth.failure` whatever refused it (bad body, origin, rate limit, password).
+    recordChange(req, { action: 'auth.failure', resource: 'session' });
     assertSameOrigin(req);
     const b = parseInput(LoginBody, body);
+    recordChange(req, { detail: { login: 'password', email: b.email.toLowerCase() } });
     const account = `login:${b.email.toLowerCase()}`;
     this.limiter.assertAllowed(req.ip, account);
     let result;
@@ -61,6 +66,11 @@ export class AuthController {
       if (e instanceof CorralError && e.code === 'unauthorized') this.limiter.recordFailure(req.ip, account);
       throw e;
     }
+    recordChange(req, {
+      action: 'auth.login',
+      resource: `user:${result.user.id}`,
+      actor: { type: 'user', id: result.user.id },
+    });
     const attrs = [
       `${SESSION_COOKIE}=${result.token}`,
       'Path=/',

@@ -13,5 +13,6 @@ export * from './last-used';
 export * from './model-access';
 export { AuthGuard, UNAUTHORIZED_MESSAGE } from './auth.guard';
 export { buildOpenApi } from './admin/openapi';
+export * from './admin/audit-trail';
 export { AuthModule } from './auth.module';
 export { bootstrapAuth, type BootstrapResult } from './bootstrap';

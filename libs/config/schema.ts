@@ -47,6 +47,11 @@ export const ENV_KEYS = {
     'PostgreSQL schema to create and use (one database shared by several instances or test runs). Defaults to the search path.',
   CORRAL_AUDIT_KEY_FILE:
     'Ed25519 key (PKCS#8 PEM) that signs audit checkpoints, e.g. a mounted secret; never created. Defaults to $CORRAL_HOME/audit-signing.key (created 0600 at first start).',
+  CORRAL_AUDIT_RETENTION_DAYS:
+    'Days audit events are kept in the database; older whole segments are exported to CORRAL_AUDIT_EXPORT_DIR, then deleted, hourly. 0 keeps them forever. Defaults to 0.',
+  CORRAL_AUDIT_EXPORT_DIR: 'Where retention writes audit exports. Defaults to $CORRAL_HOME/audit-archive.',
+  CORRAL_AUDIT:
+    'on or off. off stops recording request and admin events: for benchmarking and debugging only, never in production. Defaults to on.',
   ...OIDC_ENV_KEYS,
 } as const;
 
@@ -82,6 +87,9 @@ const EnvSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
     .optional(),
   CORRAL_AUDIT_KEY_FILE: z.string().min(1).optional(),
+  CORRAL_AUDIT_RETENTION_DAYS: int(0).default(0),
+  CORRAL_AUDIT_EXPORT_DIR: z.string().min(1).optional(),
+  CORRAL_AUDIT: z.enum(['on', 'off']).default('on'),
   ...OIDC_ENV_SCHEMA,
 });
 
@@ -112,6 +120,12 @@ export interface CorralConfig {
   dbSchema?: string;
   /** Audit checkpoint signing key file (a mounted secret). Defaults to $CORRAL_HOME/audit-signing.key. */
   auditKeyFile?: string;
+  /** Audit events older than this many days are exported, then deleted; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** Where audit retention writes its exports. Defaults to $CORRAL_HOME/audit-archive. */
+  auditExportDir: string;
+  /** false only with CORRAL_AUDIT=off (benchmarks, debugging). */
+  auditEnabled: boolean;
   /** Console single sign-on (CORRAL_OIDC_*); undefined when CORRAL_OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
 }
@@ -160,6 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     authAnonymous: e.CORRAL_AUTH_ANONYMOUS,
     dbSchema: e.CORRAL_DB_SCHEMA,
     auditKeyFile: e.CORRAL_AUDIT_KEY_FILE ? resolve(e.CORRAL_AUDIT_KEY_FILE) : undefined,
+    auditRetentionDays: e.CORRAL_AUDIT_RETENTION_DAYS,
+    auditExportDir: resolve(e.CORRAL_AUDIT_EXPORT_DIR ?? join(home, 'audit-archive')),
+    auditEnabled: e.CORRAL_AUDIT === 'on',
     oidc: oidcConfig(e),
   };
 }

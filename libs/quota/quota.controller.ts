@@ -4,9 +4,17 @@
  * A PUT replaces the whole policy (a field left out means no limit) and applies on every gateway
  * within a second through the change notifier.
  */
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
-import { CurrentPrincipal, Scopes, isGlobalAdmin, type Principal } from '@corral/auth';
+import {
+  AdminAction,
+  CurrentPrincipal,
+  Scopes,
+  isGlobalAdmin,
+  recordChange,
+  type Principal,
+} from '@corral/auth';
 import { KeyPolicySchema, TeamPolicySchema, parsePolicy, type Limits } from './policy';
 import type { PolicyNotifier } from './policy-notifier';
 import { QuotaPolicyRepository } from './policy.repository';
@@ -46,25 +54,39 @@ export class QuotaController {
   }
 
   @Put('teams/:id/quota')
-  async putTeam(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
+  @AdminAction('quota.update')
+  async putTeam(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    recordChange(req, { resource: `team:${id}/quota`, teamId: id });
     if (!isGlobalAdmin(p)) {
       if (p.teamRoles[id] === undefined) throw notFound('team');
       throw new CorralError('forbidden', 'only an admin can change a team quota');
     }
+    const prior = await this.repo.getTeam(id);
+    recordChange(req, { before: prior ? { ...out(prior), weight: prior.weight ?? 1 } : null });
     const policy = await this.repo.putTeam(
       id,
       parsePolicy(TeamPolicySchema, body ?? {}),
       p.userId ?? p.keyId,
     );
     await this.notifier.publish({ kind: 'team', id });
+    recordChange(req, { after: { ...out(policy), weight: policy.weight ?? 1 } });
     return { teamId: id, ...out(policy), weight: policy.weight ?? 1 };
   }
 
   @Delete('teams/:id/quota')
   @HttpCode(204)
-  async deleteTeam(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+  @AdminAction('quota.delete')
+  async deleteTeam(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
+    recordChange(req, { resource: `team:${id}/quota`, teamId: id });
     if (!isGlobalAdmin(p)) throw new CorralError('forbidden', 'only an admin can change a team quota');
+    const prior = await this.repo.getTeam(id);
     if (!(await this.repo.deleteTeam(id))) throw notFound('team quota');
+    recordChange(req, { before: prior ? { ...out(prior), weight: prior.weight ?? 1 } : null, after: null });
     await this.notifier.publish({ kind: 'team', id });
   }
 
@@ -82,18 +104,39 @@ export class QuotaController {
   }
 
   @Put('keys/:id/quota')
-  async putKey(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
+  @AdminAction('quota.update')
+  async putKey(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    recordChange(req, { resource: `key:${id}/quota` });
     const teamId = await this.keyAccess(p, id, 'manage');
+    const prior = await this.repo.getKey(id);
+    recordChange(req, {
+      teamId,
+      before: prior ? { ...out(prior), priority: prior.priority ?? 'interactive' } : null,
+    });
     const policy = await this.repo.putKey(id, parsePolicy(KeyPolicySchema, body ?? {}), p.userId ?? p.keyId);
     await this.notifier.publish({ kind: 'key', id });
+    recordChange(req, { after: { ...out(policy), priority: policy.priority ?? 'interactive' } });
     return { keyId: id, teamId, ...out(policy), priority: policy.priority ?? 'interactive' };
   }
 
   @Delete('keys/:id/quota')
   @HttpCode(204)
-  async deleteKey(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
-    await this.keyAccess(p, id, 'manage');
+  @AdminAction('quota.delete')
+  async deleteKey(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
+    recordChange(req, { resource: `key:${id}/quota` });
+    const teamId = await this.keyAccess(p, id, 'manage');
+    const prior = await this.repo.getKey(id);
     if (!(await this.repo.deleteKey(id))) throw notFound('key quota');
+    recordChange(req, {
+      teamId,
+      before: prior ? { ...out(prior), priority: prior.priority ?? 'interactive' } : null,
+      after: null,
+    });
     await this.notifier.publish({ kind: 'key', id });
   }
 

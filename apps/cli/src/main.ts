@@ -429,6 +429,19 @@ export function buildProgram(): Command {
         verbs.audit().auditVerifyCommand(client(), flags, process.stdout),
       ),
     );
+  audit
+    .command('rotate-key')
+    .description(
+      'Rotate the checkpoint signing key; older checkpoints keep verifying with the old public key',
+    )
+    .option('--local', 'Rotate the key files in $CORRAL_HOME directly (with the server stopped)')
+    .option('--json', 'Print the result as JSON')
+    .addHelpText('after', CLIENT_ENV)
+    .action(
+      act((flags: { local?: boolean; json?: boolean }) =>
+        verbs.audit().auditRotateKeyCommand(client(), flags, process.stdout),
+      ),
+    );
 
   return program;
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
 import type { ApiKey } from '../entities';
 import { KeyService } from '../key.service';
@@ -7,6 +8,7 @@ import { isGlobalAdmin, CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { ownedTeams, teamFor } from './access';
+import { AdminAction, recordChange } from './audit-trail';
 import { CreateKeyBody, ListKeysQuery, RotateKeyBody, keyOut } from './dto';
 import { parseInput } from './validate';
 
@@ -23,8 +25,10 @@ export class KeysController {
 
   @Post()
   @HttpCode(201)
-  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown) {
+  @AdminAction('key.create')
+  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
     const b = parseInput(CreateKeyBody, body);
+    recordChange(req, { teamId: b.team_id });
     await teamFor(this.repos, p, b.team_id, 'manage');
     // A key never grants more than its creator holds.
     for (const s of b.scopes) {
@@ -59,6 +63,8 @@ export class KeysController {
       expiresAt,
       createdBy: p.userId,
     });
+    // keyOut never holds the secret; only this response does.
+    recordChange(req, { resource: `key:${issued.key.id}`, before: null, after: keyOut(issued.key) });
     return { ...keyOut(issued.key), key: issued.secret };
   }
 
@@ -90,28 +96,50 @@ export class KeysController {
 
   @Post(':id/rotate')
   @HttpCode(200)
-  async rotate(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
+  @AdminAction('key.rotate')
+  async rotate(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    recordChange(req, { resource: `key:${id}` });
     const b = parseInput(RotateKeyBody, body);
     const key = await this.locate(p, id);
+    recordChange(req, {
+      teamId: key.teamId,
+      before: keyOut(key),
+      detail: { grace_seconds: b.grace_seconds },
+    });
     if (key.revokedAt) throw new CorralError('conflict', 'a revoked key cannot be rotated');
     const issued = await this.keys.rotate(key.teamId, key.id, b.grace_seconds);
     if (!issued) throw keyNotFound();
+    recordChange(req, { after: keyOut(issued.key) });
     return { ...keyOut(issued.key), key: issued.secret };
   }
 
   @Post(':id/revoke')
   @HttpCode(200)
-  async revoke(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
-    const key = await this.locate(p, id);
-    const revoked = await this.keys.revoke(key.teamId, key.id);
-    if (!revoked) throw keyNotFound();
-    return keyOut(revoked);
+  @AdminAction('key.revoke')
+  revoke(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
+    return this.revokeKey(p, id, req);
   }
 
   @Delete(':id')
   @HttpCode(200)
-  remove(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
-    return this.revoke(p, id);
+  @AdminAction('key.revoke')
+  remove(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
+    return this.revokeKey(p, id, req);
+  }
+
+  private async revokeKey(p: Principal, id: string, req: FastifyRequest) {
+    recordChange(req, { resource: `key:${id}` });
+    const key = await this.locate(p, id);
+    recordChange(req, { teamId: key.teamId, before: keyOut(key) });
+    const revoked = await this.keys.revoke(key.teamId, key.id);
+    if (!revoked) throw keyNotFound();
+    recordChange(req, { after: keyOut(revoked) });
+    return keyOut(revoked);
   }
 
   /** The key when the caller manages its team; 404 otherwise, whether or not it exists. */

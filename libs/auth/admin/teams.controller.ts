@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
 import { newId } from '../credentials';
 import { InvalidationBus } from '../invalidation';
@@ -6,6 +7,7 @@ import { CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin, teamFor } from './access';
+import { AdminAction, recordChange } from './audit-trail';
 import {
   AddMemberBody,
   CreateTeamBody,
@@ -37,13 +39,20 @@ export class TeamsController {
 
   @Post()
   @HttpCode(201)
-  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown) {
+  @AdminAction('team.create')
+  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
     requireGlobalAdmin(p);
     const b = parseInput(CreateTeamBody, body);
     if (b.owner_id && !(await this.repos.users.findById(b.owner_id)))
       throw new CorralError('not_found', 'user not found', 'owner_id');
     const team = await this.repos.teams.create(newId('team'), b.name);
     if (b.owner_id) await this.repos.teams.addMember(team.id, b.owner_id, 'owner');
+    recordChange(req, {
+      resource: `team:${team.id}`,
+      teamId: team.id,
+      before: null,
+      after: { ...teamOut(team), owner_id: b.owner_id ?? null },
+    });
     return teamOut(team);
   }
 
@@ -53,19 +62,36 @@ export class TeamsController {
   }
 
   @Patch(':id')
-  async rename(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
-    await teamFor(this.repos, p, id, 'manage');
+  @AdminAction('team.update')
+  async rename(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    recordChange(req, { resource: `team:${id}`, teamId: id });
+    const existing = await teamFor(this.repos, p, id, 'manage');
     const b = parseInput(UpdateTeamBody, body);
     const team = await this.repos.teams.rename(id, b.name);
     if (!team) throw new CorralError('not_found', 'team not found');
+    recordChange(req, { before: teamOut(existing), after: teamOut(team) });
     return teamOut(team);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<void> {
+  @AdminAction('team.delete')
+  async remove(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+  ): Promise<void> {
+    recordChange(req, { resource: `team:${id}`, teamId: id });
     requireGlobalAdmin(p);
-    if (!(await this.repos.teams.delete(id))) throw new CorralError('not_found', 'team not found');
+    const existing = await this.repos.teams.findById(id);
+    if (!existing || !(await this.repos.teams.delete(id)))
+      throw new CorralError('not_found', 'team not found');
+    recordChange(req, { before: teamOut(existing), after: null });
     // The team's keys went with it.
     await this.bus.publish('*');
   }
@@ -79,45 +105,70 @@ export class TeamsController {
 
   @Post(':id/members')
   @HttpCode(201)
-  async addMember(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
+  @AdminAction('membership.create')
+  async addMember(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
+    recordChange(req, { resource: `team:${id}/members`, teamId: id });
     await teamFor(this.repos, p, id, 'manage');
     const b = parseInput(AddMemberBody, body);
     const user = b.user_id
       ? await this.repos.users.findById(b.user_id)
       : await this.repos.users.findByEmail(b.email ?? '');
     if (!user) throw new CorralError('not_found', 'user not found', b.user_id ? 'user_id' : 'email');
+    const before = await this.repos.teams.getMember(id, user.id);
     await this.repos.teams.addMember(id, user.id, b.role);
-    return memberOut((await this.repos.teams.getMember(id, user.id))!);
+    const member = memberOut((await this.repos.teams.getMember(id, user.id))!);
+    recordChange(req, {
+      resource: `team:${id}/members/${user.id}`,
+      before: before ? memberOut(before) : null,
+      after: member,
+    });
+    return member;
   }
 
   @Patch(':id/members/:userId')
+  @AdminAction('membership.update')
   async updateMember(
     @CurrentPrincipal() p: Principal,
     @Param('id') id: string,
     @Param('userId') userId: string,
     @Body() body: unknown,
+    @Req() req: FastifyRequest,
   ) {
+    recordChange(req, { resource: `team:${id}/members/${userId}`, teamId: id });
     await teamFor(this.repos, p, id, 'manage');
     const b = parseInput(UpdateMemberBody, body);
     const current = await this.repos.teams.getMember(id, userId);
     if (!current) throw new CorralError('not_found', 'member not found');
+    recordChange(req, { before: memberOut(current) });
     if (current.role === 'owner' && b.role !== 'owner') await this.keepAnOwner(id);
     await this.repos.teams.setRole(id, userId, b.role);
-    return memberOut((await this.repos.teams.getMember(id, userId))!);
+    const member = memberOut((await this.repos.teams.getMember(id, userId))!);
+    recordChange(req, { after: member });
+    return member;
   }
 
   @Delete(':id/members/:userId')
   @HttpCode(204)
+  @AdminAction('membership.delete')
   async removeMember(
     @CurrentPrincipal() p: Principal,
     @Param('id') id: string,
     @Param('userId') userId: string,
+    @Req() req: FastifyRequest,
   ): Promise<void> {
+    recordChange(req, { resource: `team:${id}/members/${userId}`, teamId: id });
     await teamFor(this.repos, p, id, 'manage');
     const current = await this.repos.teams.getMember(id, userId);
     if (!current) throw new CorralError('not_found', 'member not found');
+    recordChange(req, { before: memberOut(current) });
     if (current.role === 'owner') await this.keepAnOwner(id);
     await this.repos.teams.removeMember(id, userId);
+    recordChange(req, { after: null });
   }
 
   private async keepAnOwner(teamId: string): Promise<void> {

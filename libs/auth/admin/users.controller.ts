@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
 import { newId } from '../credentials';
 import { InvalidationBus } from '../invalidation';
@@ -7,6 +8,7 @@ import { CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin } from './access';
+import { AdminAction, recordChange } from './audit-trail';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, userOut } from './dto';
 import { parseInput } from './validate';
 
@@ -29,7 +31,8 @@ export class UsersController {
 
   @Post()
   @HttpCode(201)
-  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown) {
+  @AdminAction('user.create')
+  async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
     requireGlobalAdmin(p);
     const b = parseInput(CreateUserBody, body);
     let passwordHash: string | null = null;
@@ -44,6 +47,7 @@ export class UsersController {
       passwordHash,
       globalRole: b.global_role ?? null,
     });
+    recordChange(req, { resource: `user:${user.id}`, before: null, after: userOut(user) });
     return userOut(user);
   }
 
@@ -56,11 +60,23 @@ export class UsersController {
   }
 
   @Patch(':id')
-  async update(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: unknown) {
+  @AdminAction('user.update')
+  async update(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Req() req: FastifyRequest,
+  ) {
     requireGlobalAdmin(p);
+    recordChange(req, { resource: `user:${id}` });
     const b = parseInput(UpdateUserBody, body);
     const existing = await this.repos.users.findById(id);
     if (!existing) throw new CorralError('not_found', 'user not found');
+    recordChange(req, {
+      before: userOut(existing),
+      // The password itself never enters the log, only that it changed.
+      detail: b.password !== undefined ? { password_changed: true } : undefined,
+    });
     let passwordHash: string | undefined;
     if (b.password !== undefined) {
       assertStrongPassword(b.password, [existing.email, b.name ?? existing.name]);
@@ -76,6 +92,7 @@ export class UsersController {
     if (b.disabled || b.password !== undefined) await this.repos.sessions.deleteForUser(id);
     // Cached key verifications carry the user's role and status.
     if (b.disabled !== undefined || b.global_role !== undefined) await this.bus.publish('*');
+    recordChange(req, { after: userOut(user) });
     return userOut(user);
   }
 }

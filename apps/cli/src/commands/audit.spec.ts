@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { openAuditLog } from '@corral/audit';
 import { CorralClient } from '../client';
-import { auditVerifyCommand, renderEvents } from './audit';
+import { auditRotateKeyCommand, auditVerifyCommand, renderEvents } from './audit';
 import { openTestDb } from '../../../../libs/audit/testing/db';
 import { sampleRequest } from '../../../../libs/audit/testing/events';
 
@@ -49,6 +49,58 @@ describe('corral audit verify --local', () => {
       await auditVerifyCommand(client, { local: true }, bad.out);
       expect(bad.text()).toContain(`FAILED verification at seq 2 (event ${ids[1]}): changed`);
       expect(process.exitCode).toBe(1);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
+
+describe('corral audit rotate-key --local', () => {
+  const target = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+  const saved = { ...process.env };
+  afterEach(() => {
+    process.env = { ...saved };
+    process.exitCode = undefined;
+  });
+
+  it(`rotates the key files, and verify passes across the rotation (${target})`, async () => {
+    const t = await openTestDb(target);
+    try {
+      const home = target === 'pglite' ? t.home : mkdtempSync(join(t.home, 'home-'));
+      process.env.CORRAL_HOME = home;
+      if (target === 'postgres') process.env.CORRAL_DB_SCHEMA = t.schema;
+      let db = t.db;
+      // Events under a checkpoint signed by the first key, then the server stops.
+      let log = await openAuditLog({ dataSource: db.dataSource, home });
+      [1, 2].forEach((i) => log.service.record(sampleRequest(i)));
+      await log.drain();
+      await log.appender.checkpointNow();
+      const oldKey = log.signer.keyId;
+      await log.close();
+
+      const rotated = capture();
+      const client = new CorralClient({ baseUrl: 'http://127.0.0.1:9' });
+      await auditRotateKeyCommand(client, { local: true }, rotated.out);
+      expect(rotated.text()).toContain(`audit signing key rotated: ${oldKey} → `);
+      expect(rotated.text()).toContain(join(home, 'audit-keys', `${oldKey}.pem`));
+
+      // The server starts again with the new key and signs more events with it.
+      if (target === 'pglite') {
+        await t.db.close();
+        db = await openTestDbAt(t.home);
+      }
+      log = await openAuditLog({ dataSource: db.dataSource, home });
+      expect(log.signer.keyId).not.toBe(oldKey);
+      [3, 4].forEach((i) => log.service.record(sampleRequest(i)));
+      await log.drain();
+      await log.appender.checkpointNow();
+      await log.close();
+      if (target === 'pglite') await db.close();
+
+      const ok = capture();
+      await auditVerifyCommand(client, { local: true }, ok.out);
+      expect(ok.text()).toMatch(/audit log verified: 4 events \(seq 1–4\), 2 signed checkpoints/);
+      expect(process.exitCode).toBeUndefined();
     } finally {
       await t.dispose();
     }

@@ -3,12 +3,16 @@
  * `POST /admin/v1/audit/verify`, or with `--local` opens the database itself (on the server
  * machine, with the server's environment; PGlite allows one process at a time, so stop the server
  * first in embedded mode) and checks with the signing key from $CORRAL_HOME or CORRAL_AUDIT_KEY_FILE.
+ * `corral audit rotate-key` asks the server to rotate the signing key (`--local`: rotates the files
+ * in $CORRAL_HOME itself, with the server stopped).
  */
 import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   loadSigningKey,
+  retiredKeysDir,
+  rotateSigningKey,
   signingKeyPath,
   verifyAuditLog,
   type AuditEventDto,
@@ -133,7 +137,10 @@ export async function auditVerifyCommand(
 async function verifyLocally(): Promise<VerifyReport> {
   const config = loadConfig();
   // Verification never creates a key: a missing one means there is nothing it could check against.
-  const signer = loadSigningKey(config.auditKeyFile ?? signingKeyPath(config.home), { create: false });
+  const signer = loadSigningKey(config.auditKeyFile ?? signingKeyPath(config.home), {
+    create: false,
+    retiredDir: retiredKeysDir(config.home),
+  });
   const db = await openDatabase(config.database, {
     migrations: MIGRATIONS,
     schema: config.dbSchema,
@@ -144,4 +151,35 @@ async function verifyLocally(): Promise<VerifyReport> {
   } finally {
     await db.close();
   }
+}
+
+interface RotationOut {
+  previous_key_id: string;
+  key_id: string;
+  retired_key_file: string;
+}
+
+export async function auditRotateKeyCommand(
+  client: CorralClient,
+  flags: { local?: boolean; json?: boolean },
+  out: Writable,
+): Promise<void> {
+  let r: RotationOut;
+  if (flags.local) {
+    const config = loadConfig();
+    if (config.auditKeyFile)
+      throw new Error(
+        'the audit signing key is mounted (CORRAL_AUDIT_KEY_FILE): rotate that secret where it is managed, and put the old public key in $CORRAL_HOME/audit-keys/',
+      );
+    const k = rotateSigningKey(signingKeyPath(config.home), retiredKeysDir(config.home));
+    r = { previous_key_id: k.previousKeyId, key_id: k.keyId, retired_key_file: k.retiredKeyFile };
+  } else {
+    r = await client.json<RotationOut>('POST', '/admin/v1/audit/rotate-key');
+  }
+  out.write(
+    (flags.json
+      ? JSON.stringify(r, null, 2)
+      : `audit signing key rotated: ${r.previous_key_id} → ${r.key_id} (old public key kept at ${r.retired_key_file})`) +
+      '\n',
+  );
 }
