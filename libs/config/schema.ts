@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseHost } from './host';
 import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
+import { REGISTRY_ENV_KEYS, REGISTRY_ENV_SCHEMA, registryConfig, type RegistryConfig } from './registry';
 
 const int = (min: number) =>
   z
@@ -48,6 +49,7 @@ export const ENV_KEYS = {
   CORRAL_AUDIT_KEY_FILE:
     'Ed25519 key (PKCS#8 PEM) that signs audit checkpoints, e.g. a mounted secret; never created. Defaults to $CORRAL_HOME/audit-signing.key (created 0600 at first start).',
   ...OIDC_ENV_KEYS,
+  ...REGISTRY_ENV_KEYS,
 } as const;
 
 export type EnvKey = keyof typeof ENV_KEYS;
@@ -83,6 +85,7 @@ const EnvSchema = z.object({
     .optional(),
   CORRAL_AUDIT_KEY_FILE: z.string().min(1).optional(),
   ...OIDC_ENV_SCHEMA,
+  ...REGISTRY_ENV_SCHEMA,
 });
 
 export interface CorralConfig {
@@ -114,6 +117,8 @@ export interface CorralConfig {
   auditKeyFile?: string;
   /** Console single sign-on (CORRAL_OIDC_*); undefined when CORRAL_OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
+  /** Pull and push between registries (CORRAL_REGISTRY_*, CORRAL_PULL_*). */
+  registry: RegistryConfig;
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -161,5 +166,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     dbSchema: e.CORRAL_DB_SCHEMA,
     auditKeyFile: e.CORRAL_AUDIT_KEY_FILE ? resolve(e.CORRAL_AUDIT_KEY_FILE) : undefined,
     oidc: oidcConfig(e),
+    registry: registryConfig(e),
   };
 }

@@ -1,0 +1,92 @@
+/**
+ * `/api/pull` and `/api/push` in Ollama's dialect: {model, insecure, stream}; progress as NDJSON
+ * lines ({status, digest, total, completed}) or, with stream:false, one {status:"success"}. The
+ * source must be allow-listed (CORRAL_REGISTRY_ALLOW); that is decided before any connection.
+ * Errors before the first progress line are plain HTTP errors; later ones are an {error} line.
+ */
+import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { Scopes } from '@corral/auth';
+import { CorralError, describeError } from '@corral/common';
+import type { CorralConfig } from '@corral/config';
+import type { ModelRegistry } from '@corral/registry';
+import { CONFIG, REGISTRY, StreamWriter, abortOnDisconnect } from '@corral/serving';
+import type { ProgressMessage } from './client/progress';
+import { pullModel } from './client/pull';
+import { pushModel } from './client/push';
+
+const TransferBody = z.object({
+  model: z.string().optional(),
+  /** Ollama's older field name. */
+  name: z.string().optional(),
+  insecure: z.boolean().optional(),
+  stream: z.boolean().optional(),
+});
+
+function parse(body: unknown): { model: string; insecure: boolean; stream: boolean } {
+  const r = TransferBody.safeParse(body ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new CorralError(
+      'bad_request',
+      `invalid request: ${i?.path.join('.') || 'body'}: ${i?.message ?? ''}`,
+    );
+  }
+  const model = r.data.model ?? r.data.name;
+  if (!model) throw new CorralError('bad_request', 'model is required', 'model');
+  return { model, insecure: r.data.insecure ?? false, stream: r.data.stream ?? true };
+}
+
+type Transfer = (progress: (p: ProgressMessage) => void, signal: AbortSignal) => Promise<unknown>;
+
+@Controller('api')
+export class PullPushController {
+  constructor(
+    @Inject(REGISTRY) private readonly registry: ModelRegistry,
+    @Inject(CONFIG) private readonly config: CorralConfig,
+  ) {}
+
+  @Scopes('models:write')
+  @Post('pull')
+  @HttpCode(200)
+  async pull(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const b = parse(body);
+    await this.run(reply, b.stream, (progress, signal) =>
+      pullModel(this.registry, this.config.registry, b.model, progress, { insecure: b.insecure, signal }),
+    );
+  }
+
+  @Scopes('models:write')
+  @Post('push')
+  @HttpCode(200)
+  async push(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+    const b = parse(body);
+    await this.run(reply, b.stream, (progress, signal) =>
+      pushModel(this.registry, this.config.registry, b.model, progress, { insecure: b.insecure, signal }),
+    );
+  }
+
+  private async run(reply: FastifyReply, stream: boolean, transfer: Transfer): Promise<void> {
+    const abort = abortOnDisconnect(reply);
+    if (!stream) {
+      await transfer(() => undefined, abort.signal);
+      await reply.send({ status: 'success' });
+      return;
+    }
+    // The response starts with the first progress line, so refusals that come before it (allow-list,
+    // name, missing model, the remote's 401/404) are ordinary HTTP errors.
+    let writer: StreamWriter | undefined;
+    try {
+      await transfer((p) => {
+        writer ??= new StreamWriter(reply, 'application/x-ndjson', {}, abort);
+        writer.json(p);
+      }, abort.signal);
+    } catch (e) {
+      if (!writer) throw e;
+      const d = describeError(e);
+      writer.json({ error: d.status >= 500 && d.code === 'internal' ? 'internal error' : d.message });
+    }
+    writer?.end();
+  }
+}
