@@ -256,7 +256,10 @@ export class ModelRegistry {
           await lease.hold(d);
           const size = await this.blobs.size(d);
           if (size === undefined || (layer.size !== undefined && size !== layer.size))
-            throw new CorralError('bad_request', `manifest refers to blob ${d}, which is not here (or differs in size)`);
+            throw new CorralError(
+              'bad_request',
+              `manifest refers to blob ${d}, which is not here (or differs in size)`,
+            );
         }
         digest = await this.manifests.writeRaw(target, bytes);
         this.cache.delete(modelNameKey(target));

@@ -57,8 +57,10 @@ export async function pullModel(
   const repository = `${name.namespace}/${name.model}`;
   await registry.init();
 
-  progress({ status: 'pulling manifest' });
+  // Sent once the manifest is in hand, so that refusals (the remote's 401, 404, a redirect
+  // elsewhere) are still plain HTTP errors rather than a line inside a 200 stream.
   const bytes = await client.getManifest(repository, name.tag, opts.signal);
+  progress({ status: 'pulling manifest' });
   let manifest;
   try {
     manifest = parseManifest(bytes.toString('utf8'), shortModelName(name));

@@ -51,7 +51,9 @@ export class RegistryClient {
         res = await fetch(target, {
           method: req.method ?? 'GET',
           headers,
-          body: req.body as RequestInit['body'],
+          body: (req.body && typeof req.body === 'object' && Symbol.asyncIterator in req.body
+            ? ReadableStream.from(req.body)
+            : req.body) as RequestInit['body'],
           redirect: 'manual',
           signal: req.signal,
           ...(req.body ? { duplex: 'half' } : {}),

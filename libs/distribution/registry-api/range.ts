@@ -18,7 +18,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
     return { kind: 'partial', start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
-  let end = m[2] === '' ? size - 1 : Number(m[2]);
+  let end = m[2] === '' ? Math.max(start, size - 1) : Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return { kind: 'full' };
   if (start >= size) return { kind: 'unsatisfiable' };
   end = Math.min(end, size - 1);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Scopes } from '@corral/auth';
@@ -29,9 +30,15 @@ export const API_VERSION_HEADER = 'docker-distribution-api-version';
 export class RegistryApiController {
   constructor(@Inject(REGISTRY) private readonly registry: ModelRegistry) {}
 
-  /** Version check: 200 for a caller with a valid key, 401 otherwise (clients probe auth with it). */
-  @Get()
-  async version(@Res() reply: FastifyReply): Promise<void> {
+  /**
+   * Version check (`/v2/`): 200 for a caller with a valid key, 401 otherwise (clients probe auth
+   * with it). Any other path under /v2 that no route takes is answered here in the OCI shape.
+   */
+  @Get(['', '*'])
+  async version(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const rest = (req.params as Record<string, string | undefined>)['*'];
+    if (rest)
+      throw new OciError(404, 'NAME_UNKNOWN', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`);
     await reply.header(API_VERSION_HEADER, 'registry/2.0').send({});
   }
 
@@ -58,7 +65,8 @@ export class RegistryApiController {
       .header('docker-content-digest', digest)
       .header('etag', `"${digest}"`)
       .header('content-length', String(bytes.length));
-    await reply.send(req.method === 'HEAD' ? undefined : bytes);
+    // For HEAD, Fastify measures the payload and drops it.
+    await reply.send(bytes);
   }
 
   /** Blob by digest; GET and HEAD, with `Range: bytes=` (206/416). */
@@ -114,7 +122,9 @@ export class RegistryApiController {
     if (range.kind === 'partial')
       void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
     if (isHead || size === 0) {
-      await reply.send(isHead ? undefined : Buffer.alloc(0));
+      // An empty stream: Fastify's HEAD handling keeps the Content-Length set above for streams
+      // (for an undefined payload it would say 0).
+      await reply.send(Readable.from([]));
       return;
     }
     await reply.send(createReadStream(this.registry.blobs.path(digest), { start, end }));

@@ -67,7 +67,8 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const rest = (req.params as Record<string, string | undefined>)['*'];
-    if (rest) throw new OciError(404, 'NAME_UNKNOWN', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`);
+    if (rest)
+      throw new OciError(404, 'NAME_UNKNOWN', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`);
     assertNameAllowed(callerOf(req), repoName(namespace, model));
     await this.registry.init();
     const id = await this.uploads.create();
