@@ -1,7 +1,8 @@
 /**
  * A TCP proxy for the distribution tests: it sits between two Corral nodes, counts the bytes the
  * upstream sends back, and can misbehave on cue: cut every connection once N bytes went through
- * (and refuse new ones), or flip one byte inside a large body chunk (a corrupt source).
+ * (and refuse new ones), stall them (the transfer hangs, as on a dead link), or flip one byte inside
+ * a large body chunk (a corrupt source).
  */
 import * as net from 'node:net';
 
@@ -9,7 +10,8 @@ export type ProxyMode =
   | { kind: 'pass' }
   | { kind: 'cut'; afterBytes: number }
   | { kind: 'refuse' }
-  | { kind: 'flip'; done?: boolean };
+  | { kind: 'flip'; done?: boolean }
+  | { kind: 'stall'; afterBytes: number };
 
 export class TcpProxy {
   /** Bytes forwarded from upstream to the client since the last reset. */
@@ -17,6 +19,8 @@ export class TcpProxy {
   /** Connections accepted since the last reset. */
   connections = 0;
   mode: ProxyMode = { kind: 'pass' };
+  /** True once a 'stall' mode has stopped a transfer. */
+  stalled = false;
   private readonly sockets = new Set<net.Socket>();
   private server?: net.Server;
   port = 0;
@@ -33,6 +37,7 @@ export class TcpProxy {
   reset(mode: ProxyMode = { kind: 'pass' }): void {
     this.downstreamBytes = 0;
     this.connections = 0;
+    this.stalled = false;
     this.mode = mode;
   }
 
@@ -64,9 +69,18 @@ export class TcpProxy {
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
+    let stalled = false;
     upstream.on('data', (chunk: Buffer) => {
       const mode = this.mode;
       if (mode.kind === 'refuse') return drop();
+      // A stalled connection stays stalled: nothing more reaches the client, nothing is closed.
+      if (stalled) return;
+      if (mode.kind === 'stall' && this.downstreamBytes >= mode.afterBytes) {
+        stalled = true;
+        this.stalled = true;
+        upstream.pause();
+        return;
+      }
       let out = chunk;
       // Body chunks of a large blob are big; headers are small. Flip one byte in the middle of the
       // first big chunk, once.

@@ -20,6 +20,8 @@ import {
   startCorral,
   type CorralProcess,
 } from './support';
+import { spawn } from 'node:child_process';
+import { CLI_ENTRY } from './support';
 import { ConnectionSink, freePort, TcpProxy } from './distribution-proxy';
 
 jest.setTimeout(180_000);
@@ -43,6 +45,8 @@ let hostP: string;
 let hostR: string;
 let bigDigest: string;
 let bigSize: number;
+let big2Digest: string;
+let big2Size: number;
 
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -102,6 +106,11 @@ beforeAll(async () => {
   const bigBytes = readFileSync(big);
   bigDigest = sha256(bigBytes);
   bigSize = bigBytes.length;
+  const big2 = join(work, 'big2.gguf');
+  await buildTinyLlama(big2, { name: 'corral-big-2', embeddingLength: 512, blockCount: 2, seed: 7 });
+  const big2Bytes = readFileSync(big2);
+  big2Digest = sha256(big2Bytes);
+  big2Size = big2Bytes.length;
   const pushable = join(work, 'pushable.gguf');
   await buildScriptedModel(pushable, { script: SCRIPT, name: 'corral-pushable' });
 
@@ -138,6 +147,7 @@ beforeAll(async () => {
   await importModel(a.url, 'tiny', models.scripted);
   await importModel(a.url, 'big', big);
   await importModel(a.url, 'pushable', pushable);
+  await importModel(a.url, 'big2', big2);
   expect((await postJson(`${a.url}/api/copy`, { source: 'tiny', destination: 'team/tiny:v2' })).status).toBe(
     200,
   );
@@ -386,6 +396,37 @@ describe('pulling into node B', () => {
     expect((await tags(b)).some((t) => t.name === `${hostP}/library/big:latest`)).toBe(true);
     const show = await postJson(`${b.url}/api/show`, { model: `${hostP}/library/big` });
     expect(show.status).toBe(200);
+  });
+});
+
+describe('interrupting `corral pull`', () => {
+  it('keeps the partial download when the CLI is killed, and the next pull continues it', async () => {
+    const stallAt = Math.floor(big2Size * 0.3);
+    proxy.reset({ kind: 'stall', afterBytes: stallAt });
+    const env = { ...process.env, CORRAL_HOST: b.url, CORRAL_API_KEY: b.key };
+    const cli = spawn(process.execPath, [CLI_ENTRY, 'pull', `${hostP}/library/big2`], {
+      env,
+      stdio: 'ignore',
+    });
+    const exited = new Promise((r) => cli.once('exit', r));
+    for (let i = 0; i < 600 && !proxy.stalled; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(proxy.stalled).toBe(true);
+    cli.kill('SIGKILL');
+    await exited;
+    const got = proxy.downstreamBytes;
+
+    // The gateway sees the client go away and stops the download; the rerun waits for that, then
+    // fetches only the rest.
+    proxy.reset({ kind: 'pass' });
+    const again = await runCli(['pull', `${hostP}/library/big2`], {
+      CORRAL_HOST: b.url,
+      CORRAL_API_KEY: b.key,
+    });
+    expect(again.stderr).toMatch(/success/);
+    expect(again.code).toBe(0);
+    expect(proxy.downstreamBytes).toBeLessThan(big2Size - got + 256 * 1024);
+    const stored = readFileSync(join(b.home, 'models', 'blobs', big2Digest.replace(':', '-')));
+    expect(sha256(stored)).toBe(big2Digest);
   });
 });
 
