@@ -182,6 +182,9 @@ describe('the registry API of node A (/v2)', () => {
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(bytes.length));
 
+    const byDigest = await get(`/v2/library/tiny/manifests/sha256:${'a'.repeat(64)}`);
+    expect(byDigest.status).toBe(404);
+
     const unknown = await get('/v2/library/nope/manifests/latest');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({

@@ -6,6 +6,7 @@ export {
   fetchToPartial,
   commitPartial,
   discardPartial,
+  sweepPartials,
   partialPaths,
   type BlobDownload,
   type FetchResult,

@@ -4,7 +4,7 @@
  * source must be allow-listed (CORRAL_REGISTRY_ALLOW); that is decided before any connection.
  * Errors before the first progress line are plain HTTP errors; later ones are an {error} line.
  */
-import { Body, Controller, HttpCode, Inject, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, OnModuleInit, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { Scopes } from '@corral/auth';
@@ -13,7 +13,8 @@ import type { CorralConfig } from '@corral/config';
 import type { ModelRegistry } from '@corral/registry';
 import { CONFIG, REGISTRY, StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { ProgressMessage } from './client/progress';
-import { pullModel } from './client/pull';
+import { sweepPartials } from './client/downloader';
+import { partialDir, pullModel } from './client/pull';
 import { pushModel } from './client/push';
 
 const TransferBody = z.object({
@@ -40,12 +41,21 @@ function parse(body: unknown): { model: string; insecure: boolean; stream: boole
 
 type Transfer = (progress: (p: ProgressMessage) => void, signal: AbortSignal) => Promise<unknown>;
 
+/** Partial downloads nobody resumed within this time are deleted at start. */
+const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
 @Controller('api')
-export class PullPushController {
+export class PullPushController implements OnModuleInit {
   constructor(
     @Inject(REGISTRY) private readonly registry: ModelRegistry,
     @Inject(CONFIG) private readonly config: CorralConfig,
   ) {}
+
+  onModuleInit(): void {
+    void sweepPartials(partialDir(this.registry.options.modelsDir), PARTIAL_MAX_AGE_MS).catch(
+      () => undefined,
+    );
+  }
 
   @Scopes('models:write')
   @Post('pull')

@@ -3,12 +3,12 @@
  * parts in parallel, verification before linking, resume from saved progress.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobStore } from '@corral/registry';
-import { commitPartial, downloadBlob, fetchToPartial, partialPaths } from './downloader';
+import { commitPartial, downloadBlob, fetchToPartial, partialPaths, sweepPartials } from './downloader';
 import { RegistryClient } from './registry-client';
 
 const data = randomBytes(300_000);
@@ -123,5 +123,16 @@ describe('downloadBlob', () => {
       code: 'forbidden',
       message: expect.stringMatching(/401/),
     });
+  });
+
+  it('sweeps partials nobody resumed for longer than the age limit', async () => {
+    await fetchToPartial(job());
+    const files = partialPaths(job().partialDir, digest);
+    expect(await sweepPartials(job().partialDir, 60_000)).toBe(0);
+    const past = new Date(Date.now() - 120_000);
+    utimesSync(files.data, past, past);
+    utimesSync(files.state, past, past);
+    expect(await sweepPartials(job().partialDir, 60_000)).toBe(1);
+    expect(existsSync(files.data) || existsSync(files.state)).toBe(false);
   });
 });

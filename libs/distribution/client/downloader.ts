@@ -7,7 +7,17 @@
  * Reusable outside pull: `downloadBlob()` is the one call a node needs to fetch a blob from any
  * registry (or gateway) speaking the OCI blob API, e.g. a cluster worker fetching a model it lacks.
  */
-import { open, mkdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  open,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import * as path from 'node:path';
 import { CorralError } from '@corral/common';
 import { normalizeDigest, type BlobLease, type BlobStore, type PutResult } from '@corral/registry';
@@ -153,6 +163,25 @@ export async function downloadBlob(
   const fetched = await fetchToPartial(d);
   const put = await commitPartial(blobs, d.partialDir, d.digest, { lease: d.lease, signal: d.signal });
   return { ...put, ...fetched };
+}
+
+/**
+ * Deletes partial downloads nobody resumed for `maxAgeMs` (by the time their progress was last
+ * saved). Returns how many blobs' partials were removed.
+ */
+export async function sweepPartials(partialDir: string, maxAgeMs: number): Promise<number> {
+  const names = await readdir(partialDir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const m = /^(sha256-[0-9a-f]{64})\.(json|partial)$/.exec(name);
+    if (!m) continue;
+    const st = await stat(path.join(partialDir, name)).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > maxAgeMs) {
+      await rm(path.join(partialDir, name), { force: true });
+      if (m[2] === 'partial') removed++;
+    }
+  }
+  return removed;
 }
 
 export async function discardPartial(partialDir: string, digest: string): Promise<void> {

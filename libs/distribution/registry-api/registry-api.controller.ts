@@ -51,6 +51,8 @@ export class RegistryApiController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
+    if (/^sha256:/i.test(reference))
+      throw new OciError(404, 'MANIFEST_UNKNOWN', 'manifests are served by tag, not by digest');
     const name = repoName(namespace, model, reference);
     assertNameAllowed(callerOf(req), name);
     await this.registry.init();
