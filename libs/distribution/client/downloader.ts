@@ -95,8 +95,10 @@ export async function fetchToPartial(d: BlobDownload): Promise<FetchResult> {
     lastSave = now;
     // Saves run one after another; each writes a snapshot taken after the bytes it claims were written.
     const snapshot = JSON.stringify(state);
-    saving = saving.then(() => writeState(files.state, snapshot));
-    return saving;
+    const next = saving.then(() => writeState(files.state, snapshot));
+    // A failed save costs only resumability; later saves still run.
+    saving = next.catch(() => undefined);
+    return next;
   };
   const report = () => d.onProgress?.(state.parts.reduce((n, p) => n + p.completed, 0));
   try {
@@ -104,21 +106,29 @@ export async function fetchToPartial(d: BlobDownload): Promise<FetchResult> {
     await save(true);
     report();
     const queue = state.parts.filter((p) => p.completed < p.size);
+    // The first part that fails stops the others; its error is the one reported.
+    const stop = new AbortController();
+    const job = { ...d, signal: d.signal ? AbortSignal.any([d.signal, stop.signal]) : stop.signal };
+    let firstError: { e: unknown } | undefined;
     const workers = Array.from(
       { length: Math.min(d.concurrency ?? 4, Math.max(queue.length, 1)) },
       async () => {
-        for (let part = queue.shift(); part; part = queue.shift()) {
-          await fetchPart(d, digest, handle, part, (n) => {
-            fetched += n;
-            void save();
-            report();
-          });
+        try {
+          for (let part = queue.shift(); part; part = queue.shift()) {
+            await fetchPart(job, digest, handle, part, (n) => {
+              fetched += n;
+              save().catch(() => undefined);
+              report();
+            });
+          }
+        } catch (e) {
+          firstError ??= { e };
+          stop.abort();
         }
       },
     );
-    const results = await Promise.allSettled(workers);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await Promise.all(workers);
+    if (firstError) throw firstError.e;
     await handle.sync();
   } finally {
     await handle.close().catch(() => undefined);

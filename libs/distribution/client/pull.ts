@@ -100,8 +100,10 @@ export async function pullModel(
         (completed) => progress({ status, digest, total: layer.size, completed }),
         layer.size,
       );
-      await exclusive(digest, () =>
-        fetchToPartial({
+      const linked = await exclusive(digest, async () => {
+        // Another pull of this blob may have finished while this one waited.
+        if ((await registry.blobs.size(digest)) === layer.size) return true;
+        await fetchToPartial({
           client,
           repository,
           digest,
@@ -111,16 +113,20 @@ export async function pullModel(
           partSize: config.pullPartSize,
           signal: opts.signal,
           onProgress: report,
-        }),
-      );
-      fetched.push(digest);
+        });
+        return false;
+      });
+      if (linked) report(layer.size);
+      else fetched.push(digest);
     }
 
     progress({ status: 'verifying sha256 digest' });
     for (const digest of fetched) {
-      const put = await exclusive(digest, () =>
-        commitPartial(registry.blobs, dir, digest, { lease, signal: opts.signal }),
-      );
+      const put = await exclusive(digest, async () => {
+        // A concurrent pull of the same blob may have linked it meanwhile (and used the partial).
+        if ((await registry.blobs.size(digest)) !== undefined) return { created: false };
+        return commitPartial(registry.blobs, dir, digest, { lease, signal: opts.signal });
+      });
       if (put.created) created.push(digest);
     }
     opts.signal?.throwIfAborted();
