@@ -485,6 +485,23 @@ describe('pushing from node A to node B', () => {
     const served = await fetch(`${b.url}/v2/team/pushed/manifests/v1`, { headers: b.authHeaders });
     expect(served.status).toBe(200);
 
+    // Models entering and leaving a node are audit events naming the model.
+    const audited = async (node: CorralProcess, action: string) => {
+      for (let i = 0; i < 50; i++) {
+        const r = await postJson(`${node.url}/admin/v1/audit?action=${action}`, undefined, 'GET');
+        const events = (r.json?.data ?? []) as { model?: string; outcome: { status: number } }[];
+        if (events.length) return events;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      return [];
+    };
+    expect((await audited(a, 'model.push'))[0]).toMatchObject({ model: target, outcome: { status: 200 } });
+    expect((await audited(b, 'model.push_received'))[0]).toMatchObject({
+      model: 'team/pushed:v1',
+      outcome: { status: 201 },
+    });
+    expect((await audited(b, 'model.pull')).length).toBeGreaterThan(0);
+
     // The CLI, pushing the same model again: every blob is already there.
     const cli = await runCli(['push', target], { CORRAL_HOST: a.url, CORRAL_API_KEY: a.key });
     expect(cli.code).toBe(0);

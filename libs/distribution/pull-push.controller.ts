@@ -4,13 +4,14 @@
  * source must be allow-listed (CORRAL_REGISTRY_ALLOW); that is decided before any connection.
  * Errors before the first progress line are plain HTTP errors; later ones are an {error} line.
  */
-import { Body, Controller, HttpCode, Inject, OnModuleInit, Post, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, HttpCode, Inject, OnModuleInit, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { auditFacts } from '@corral/audit';
 import { z } from 'zod';
 import { Scopes } from '@corral/auth';
 import { CorralError, describeError } from '@corral/common';
 import type { CorralConfig } from '@corral/config';
-import type { ModelRegistry } from '@corral/registry';
+import { parseModelName, shortModelName, type ModelRegistry } from '@corral/registry';
 import { CONFIG, REGISTRY, StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { ProgressMessage } from './client/progress';
 import { sweepPartials } from './client/downloader';
@@ -39,6 +40,17 @@ function parse(body: unknown): { model: string; insecure: boolean; stream: boole
   return { model, insecure: r.data.insecure ?? false, stream: r.data.stream ?? true };
 }
 
+/** Models entering or leaving this node are audit events of their own, naming the model. */
+function audit(req: FastifyRequest, action: string, model: string): void {
+  const facts = auditFacts(req);
+  facts.action = action;
+  try {
+    facts.model = shortModelName(parseModelName(model));
+  } catch {
+    // an invalid name is refused by the transfer itself
+  }
+}
+
 type Transfer = (progress: (p: ProgressMessage) => void, signal: AbortSignal) => Promise<unknown>;
 
 /** Partial downloads nobody resumed within this time are deleted at start. */
@@ -60,18 +72,24 @@ export class PullPushController implements OnModuleInit {
   @Scopes('models:write')
   @Post('pull')
   @HttpCode(200)
-  async pull(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+  async pull(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const b = parse(body);
-    await this.run(reply, b.stream, (progress, signal) =>
-      pullModel(this.registry, this.config.registry, b.model, progress, { insecure: b.insecure, signal }),
-    );
+    audit(req, 'model.pull', b.model);
+    await this.run(reply, b.stream, async (progress, signal) => {
+      const r = await pullModel(this.registry, this.config.registry, b.model, progress, {
+        insecure: b.insecure,
+        signal,
+      });
+      auditFacts(req).detail = { manifest_digest: r.digest };
+    });
   }
 
   @Scopes('models:write')
   @Post('push')
   @HttpCode(200)
-  async push(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
+  async push(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const b = parse(body);
+    audit(req, 'model.push', b.model);
     await this.run(reply, b.stream, (progress, signal) =>
       pushModel(this.registry, this.config.registry, b.model, progress, { insecure: b.insecure, signal }),
     );

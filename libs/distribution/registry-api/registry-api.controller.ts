@@ -9,8 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { auditFacts } from '@corral/audit';
 import { Scopes } from '@corral/auth';
-import { MEDIA_TYPES, type ModelRegistry } from '@corral/registry';
+import { MEDIA_TYPES, shortModelName, type ModelRegistry } from '@corral/registry';
 import { REGISTRY } from '@corral/serving';
 import { OciError, OciExceptionFilter, ociBody } from './oci-errors';
 import { parseRange } from './range';
@@ -54,6 +55,7 @@ export class RegistryApiController {
     if (/^sha256:/i.test(reference))
       throw new OciError(404, 'MANIFEST_UNKNOWN', 'manifests are served by tag, not by digest');
     const name = repoName(namespace, model, reference);
+    auditFacts(req).model = shortModelName(name);
     assertNameAllowed(callerOf(req), name);
     await this.registry.init();
     const stored = await this.registry.manifests.locate(name);
@@ -81,6 +83,7 @@ export class RegistryApiController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const name = repoName(namespace, model);
+    auditFacts(req).model = shortModelName(name).replace(/:latest$/, '');
     const digest = parseDigestParam(rawDigest);
     const caller = callerOf(req);
     const isHead = req.method === 'HEAD';

@@ -22,6 +22,7 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { auditFacts } from '@corral/audit';
 import { Scopes } from '@corral/auth';
 import { CorralError } from '@corral/common';
 import { normalizeDigest, parseManifest, shortModelName, type ModelRegistry } from '@corral/registry';
@@ -165,6 +166,9 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const name = repoName(namespace, model, reference);
+    const facts = auditFacts(req);
+    facts.action = 'model.push_received';
+    facts.model = shortModelName(name);
     assertNameAllowed(callerOf(req), name);
     const bytes = await readLimited(req, MAX_MANIFEST_BYTES);
     let manifest;
@@ -191,6 +195,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
         throw new OciError(400, 'MANIFEST_BLOB_UNKNOWN', e.message);
       throw e;
     }
+    facts.detail = { manifest_digest: digest };
     await reply
       .status(201)
       .header(API_VERSION_HEADER, 'registry/2.0')
