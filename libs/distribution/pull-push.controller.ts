@@ -4,7 +4,7 @@
  * source must be allow-listed (CORRAL_REGISTRY_ALLOW); that is decided before any connection.
  * Errors before the first progress line are plain HTTP errors; later ones are an {error} line.
  */
-import { Body, Controller, HttpCode, Inject, OnModuleInit, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Logger, OnModuleInit, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditFacts } from '@corral/audit';
 import { z } from 'zod';
@@ -58,6 +58,8 @@ const PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 @Controller('api')
 export class PullPushController implements OnModuleInit {
+  private readonly logger = new Logger('Distribution');
+
   constructor(
     @Inject(REGISTRY) private readonly registry: ModelRegistry,
     @Inject(CONFIG) private readonly config: CorralConfig,
@@ -98,7 +100,13 @@ export class PullPushController implements OnModuleInit {
   private async run(reply: FastifyReply, stream: boolean, transfer: Transfer): Promise<void> {
     const abort = abortOnDisconnect(reply);
     if (!stream) {
-      await transfer(() => undefined, abort.signal);
+      try {
+        await transfer(() => undefined, abort.signal);
+      } catch (e) {
+        // The client went away: nobody to answer; the partials stay for the next pull.
+        if (abort.signal.aborted) return;
+        throw e;
+      }
       await reply.send({ status: 'success' });
       return;
     }
@@ -111,9 +119,14 @@ export class PullPushController implements OnModuleInit {
         writer.json(p);
       }, abort.signal);
     } catch (e) {
+      if (abort.signal.aborted) return writer?.end();
       if (!writer) throw e;
       const d = describeError(e);
-      writer.json({ error: d.status >= 500 && d.code === 'internal' ? 'internal error' : d.message });
+      if (d.status >= 500 && d.code === 'internal') {
+        this.logger.error(`request ${reply.request.id} failed mid-transfer`, (e as Error)?.stack);
+        d.message = `internal error (request id ${reply.request.id})`;
+      }
+      writer.json({ error: d.message });
     }
     writer?.end();
   }
