@@ -45,6 +45,9 @@ let hostP: string;
 let hostR: string;
 let bigDigest: string;
 let bigSize: number;
+let envB: NodeJS.ProcessEnv;
+/** Data directories of restarted nodes (started with a given home, so their stop() keeps it). */
+const keptHomes: string[] = [];
 let big2Digest: string;
 let big2Size: number;
 
@@ -134,13 +137,14 @@ beforeAll(async () => {
     CORRAL_REGISTRY_ALLOW: `http://127.0.0.1:${portB}`,
     CORRAL_REGISTRY_KEY_FILE: join(work, 'key-for-b'),
   });
-  b = await startCorral({
+  envB = {
     CORRAL_HOST: `127.0.0.1:${portB}`,
     CORRAL_REGISTRY_ALLOW: `http://${hostA},http://${hostP},http://${hostR},127.0.0.1:${portS + 1}`,
     CORRAL_REGISTRY_KEY_FILE: join(work, 'key-for-a'),
     CORRAL_PULL_PART_SIZE: String(1024 * 1024),
     CORRAL_PULL_CONCURRENCY: '4',
-  });
+  };
+  b = await startCorral(envB);
   writeFileSync(join(work, 'key-for-a'), a.key);
   writeFileSync(join(work, 'key-for-b'), b.key);
 
@@ -163,6 +167,7 @@ afterAll(async () => {
   await sink?.stop();
   await new Promise((r) => redirector?.close(r));
   if (work) rmSync(work, { recursive: true, force: true });
+  for (const dir of keptHomes) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the registry API of node A (/v2)', () => {
@@ -453,6 +458,36 @@ describe('interrupting `corral pull`', () => {
     expect(again.code).toBe(0);
     // Most of what came through before the kill is reused (bytes still in flight may be lost).
     expect(got).toBeGreaterThan(big2Size * 0.25);
+    expect(proxy.downstreamBytes).toBeLessThan(big2Size - got / 2);
+    const stored = readFileSync(join(b.home, 'models', 'blobs', big2Digest.replace(':', '-')));
+    expect(sha256(stored)).toBe(big2Digest);
+  });
+});
+
+describe('killing the gateway mid-pull', () => {
+  it('keeps the partial download across a restart, and the next pull continues it', async () => {
+    // big2 is on B from the test above: delete it (and its blobs) to pull it again.
+    expect((await postJson(`${b.url}/api/delete`, { model: `${hostP}/library/big2` }, 'DELETE')).status).toBe(
+      200,
+    );
+    expect(blobFiles(b)).not.toContain(big2Digest.replace(':', '-'));
+    proxy.reset({ kind: 'stall', afterBytes: Math.floor(big2Size * 0.5) });
+    const interrupted = pull(b, { model: `${hostP}/library/big2`, insecure: true }).catch((e: Error) => e);
+    for (let i = 0; i < 600 && !proxy.stalled; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(proxy.stalled).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    const exited = new Promise((r) => b.proc.once('exit', r));
+    b.proc.kill('SIGKILL');
+    await exited;
+    await interrupted;
+    const got = proxy.downstreamBytes;
+
+    keptHomes.push(b.home);
+    b = await startCorral(envB, b.home);
+    proxy.reset({ kind: 'pass' });
+    const again = await pull(b, { model: `${hostP}/library/big2`, insecure: true });
+    expect(again.lines.at(-1)).toEqual({ status: 'success' });
+    expect(again.lines.find((l) => l.digest === big2Digest)!.completed).toBeGreaterThan(0);
     expect(proxy.downstreamBytes).toBeLessThan(big2Size - got / 2);
     const stored = readFileSync(join(b.home, 'models', 'blobs', big2Digest.replace(':', '-')));
     expect(sha256(stored)).toBe(big2Digest);

@@ -89,9 +89,23 @@ export async function fetchToPartial(d: BlobDownload): Promise<FetchResult> {
   );
   let lastSave = 0;
   let saving: Promise<void> = Promise.resolve();
-  const save = (force = false) => {
+  // A save skipped by the throttle is made up by this timer, so the progress on disk is never more
+  // than SAVE_EVERY_MS behind, even when the bytes stop coming (a stalled link, then a crash).
+  let trailing: NodeJS.Timeout | undefined;
+  const save = (force = false): Promise<void> => {
     const now = Date.now();
-    if (!force && now - lastSave < SAVE_EVERY_MS) return saving;
+    if (!force && now - lastSave < SAVE_EVERY_MS) {
+      trailing ??= setTimeout(
+        () => {
+          trailing = undefined;
+          save().catch(() => undefined);
+        },
+        SAVE_EVERY_MS - (now - lastSave),
+      );
+      return saving;
+    }
+    if (trailing) clearTimeout(trailing);
+    trailing = undefined;
     lastSave = now;
     // Saves run one after another; each writes a snapshot taken after the bytes it claims were written.
     const snapshot = JSON.stringify(state);
@@ -131,6 +145,8 @@ export async function fetchToPartial(d: BlobDownload): Promise<FetchResult> {
     if (firstError) throw firstError.e;
     await handle.sync();
   } finally {
+    if (trailing) clearTimeout(trailing);
+    trailing = undefined;
     await handle.close().catch(() => undefined);
     await save(true).catch(() => undefined);
   }
