@@ -4,6 +4,8 @@
  * is the model listed as `tiny`). Names obey Ollama's rules, which also keep them inside
  * `manifests/` (no `..`, no separators, no absolute paths).
  */
+import { readdir } from 'node:fs/promises';
+import * as path from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { isModelAllowed, principalOf, type Principal, type Scope } from '@corral/auth';
 import { CorralError } from '@corral/common';
@@ -11,10 +13,12 @@ import {
   DEFAULT_HOST,
   normalizeDigest,
   isValidDigest,
+  nameFromPathParts,
   parseModelName,
   shortModelName,
   type ModelName,
   type ModelRegistry,
+  type StoredManifest,
 } from '@corral/registry';
 import { OciError } from './oci-errors';
 
@@ -62,18 +66,42 @@ export async function readableDigests(
   model: string,
 ): Promise<Set<string>> {
   const out = new Set<string>();
-  const { manifests } = await registry.manifests.list();
-  for (const m of manifests) {
+  for (const m of await repositoryManifests(registry, namespace, model)) {
     const n = m.name;
-    if (
-      n.host.toLowerCase() !== DEFAULT_HOST ||
-      n.namespace.toLowerCase() !== namespace.toLowerCase() ||
-      n.model.toLowerCase() !== model.toLowerCase()
-    )
-      continue;
     if (!isModelAllowed(p.models, `${n.host}/${n.namespace}/${n.model}:${n.tag}`)) continue;
     for (const l of m.manifest.layers) out.add(normalizeDigest(l.digest));
     if (m.manifest.config?.digest) out.add(normalizeDigest(m.manifest.config.digest));
   }
   return out;
+}
+
+/**
+ * The manifests of every tag of `<namespace>/<model>`: read from the repository's own directory when
+ * it is spelled as asked (the common case, one readdir), else found case-insensitively in the list.
+ */
+async function repositoryManifests(
+  registry: ModelRegistry,
+  namespace: string,
+  model: string,
+): Promise<StoredManifest[]> {
+  const base = repoName(namespace, model);
+  const dir = path.dirname(registry.manifests.pathOf(base));
+  const tags = await readdir(dir).catch(() => undefined);
+  if (tags) {
+    const out: StoredManifest[] = [];
+    for (const tag of tags) {
+      const name = nameFromPathParts([base.host, namespace, model, tag]);
+      if (!name) continue;
+      const m = await registry.manifests.readAt(name, path.join(dir, tag)).catch(() => undefined);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+  const { manifests } = await registry.manifests.list();
+  return manifests.filter(
+    (m) =>
+      m.name.host.toLowerCase() === DEFAULT_HOST &&
+      m.name.namespace.toLowerCase() === namespace.toLowerCase() &&
+      m.name.model.toLowerCase() === model.toLowerCase(),
+  );
 }
