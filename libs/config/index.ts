@@ -2,3 +2,4 @@ export * from './schema';
 export * from './duration';
 export * from './host';
 export type { OidcConfig, OidcGroupRule } from './oidc';
+export { parseRegistrySource, type RegistryConfig, type RegistrySource } from './registry';

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseHost } from './host';
 import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
+import { REGISTRY_ENV_KEYS, REGISTRY_ENV_SCHEMA, registryConfig, type RegistryConfig } from './registry';
 
 const int = (min: number) =>
   z
@@ -53,6 +54,7 @@ export const ENV_KEYS = {
   CORRAL_AUDIT:
     'on or off. off stops recording request and admin events: for benchmarking and debugging only, never in production. Defaults to on.',
   ...OIDC_ENV_KEYS,
+  ...REGISTRY_ENV_KEYS,
 } as const;
 
 export type EnvKey = keyof typeof ENV_KEYS;
@@ -91,6 +93,7 @@ const EnvSchema = z.object({
   CORRAL_AUDIT_EXPORT_DIR: z.string().min(1).optional(),
   CORRAL_AUDIT: z.enum(['on', 'off']).default('on'),
   ...OIDC_ENV_SCHEMA,
+  ...REGISTRY_ENV_SCHEMA,
 });
 
 export interface CorralConfig {
@@ -128,6 +131,8 @@ export interface CorralConfig {
   auditEnabled: boolean;
   /** Console single sign-on (CORRAL_OIDC_*); undefined when CORRAL_OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
+  /** Pull and push between registries (CORRAL_REGISTRY_*, CORRAL_PULL_*). */
+  registry: RegistryConfig;
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -178,5 +183,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     auditExportDir: resolve(e.CORRAL_AUDIT_EXPORT_DIR ?? join(home, 'audit-archive')),
     auditEnabled: e.CORRAL_AUDIT === 'on',
     oidc: oidcConfig(e),
+    registry: registryConfig(e),
   };
 }

@@ -112,6 +112,34 @@ export class BlobStore {
     return this.write(createReadStream(srcPath), opts);
   }
 
+  /**
+   * Moves a finished file (a pull's partial, a push's upload) into the store after hashing it: it
+   * is linked only when it hashes to `digest`; on a mismatch it throws `digest_mismatch` and leaves
+   * the file where it is for the caller to delete. The file must be on the store's filesystem.
+   */
+  async adoptFile(file: string, digest: string, opts: PutOptions = {}): Promise<PutResult> {
+    const expected = normalizeDigest(digest);
+    const hash = createHash('sha256');
+    let size = 0;
+    const source = createReadStream(file);
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      opts.signal?.throwIfAborted();
+      hash.update(chunk);
+      size += chunk.length;
+    }
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== expected)
+      throw new CorralError('digest_mismatch', `digest mismatch: expected ${expected}, got ${actual}`);
+    await fs.mkdir(this.dir, { recursive: true });
+    await opts.lease?.hold(expected);
+    if (await this.has(expected)) {
+      await fs.rm(file, { force: true });
+      return { digest: expected, size, created: false };
+    }
+    await fs.rename(file, this.path(expected));
+    return { digest: expected, size, created: true };
+  }
+
   /** Stores small in-memory content (template, params, config layers). */
   async putBytes(data: string | Uint8Array, opts: PutOptions = {}): Promise<PutResult> {
     return this.write(

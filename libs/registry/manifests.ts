@@ -176,6 +176,25 @@ export class ManifestStore {
     return `sha256:${createHash('sha256').update(text).digest('hex')}`;
   }
 
+  /**
+   * Writes manifest bytes exactly as received from another registry (pull, push target), so the
+   * model keeps the digest it has at its source. Atomic like write(). Returns the digest.
+   */
+  async writeRaw(name: ModelName, bytes: Uint8Array): Promise<string> {
+    parseManifest(Buffer.from(bytes).toString('utf8'), shortModelName(name));
+    const file = this.pathOf(name);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = path.join(path.dirname(file), tempName());
+    try {
+      await fs.writeFile(tmp, bytes, { flag: 'wx', mode: 0o644 });
+      await fs.rename(tmp, file);
+    } catch (e) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw e;
+    }
+    return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  }
+
   /** Removes the manifest file and prunes directories left empty. Returns whether it existed. */
   async remove(name: ModelName): Promise<boolean> {
     const loc = await this.locate(name);

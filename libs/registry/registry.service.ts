@@ -8,11 +8,11 @@
  */
 import * as fs from 'node:fs/promises';
 import { CorralError } from '@corral/common';
-import { BlobStore, normalizeDigest } from './blob-store';
+import { BlobStore, normalizeDigest, type BlobLease } from './blob-store';
 import { buildModel } from './create';
 import { CreateModelRequest, parseCreateRequest, planCreate } from './create-request';
 import { KeyedMutex } from './keyed-mutex';
-import { goJson, ManifestStore, MEDIA_TYPES, StoredManifest } from './manifests';
+import { goJson, ManifestStore, MEDIA_TYPES, parseManifest, StoredManifest } from './manifests';
 import { formatModelfile } from './modelfile';
 import { buildResolved, loadLayers, modelDetails } from './model-loader';
 import { ModelName, modelNameKey, parseModelName, shortModelName } from './names';
@@ -266,6 +266,42 @@ export class ModelRegistry {
       }
       await this.releaseAfterCollections(lease);
       if (old) await this.collect(digestsOf(old));
+    });
+  }
+
+  /**
+   * Installs a manifest whose blobs were fetched or uploaded from another registry (pull, push
+   * target): under the name's lock, after checking every blob it names is in the store with the
+   * size it claims, replacing (and collecting the blobs of) an older manifest of that name. The
+   * caller's lease is released once no collection can miss the new manifest.
+   */
+  async installManifest(name: ModelName, bytes: Uint8Array, lease: BlobLease): Promise<string> {
+    await this.init();
+    return this.locks.run(modelNameKey(name), async () => {
+      const target = (await this.manifests.locate(name))?.name ?? name;
+      const manifest = parseManifest(Buffer.from(bytes).toString('utf8'), shortModelName(name));
+      const old = await this.manifests.read(target).catch(() => undefined);
+      let digest: string;
+      try {
+        for (const layer of [...manifest.layers, ...(manifest.config?.digest ? [manifest.config] : [])]) {
+          const d = normalizeDigest(layer.digest);
+          await lease.hold(d);
+          const size = await this.blobs.size(d);
+          if (size === undefined || (layer.size !== undefined && size !== layer.size))
+            throw new CorralError(
+              'bad_request',
+              `manifest refers to blob ${d}, which is not here (or differs in size)`,
+            );
+        }
+        digest = await this.manifests.writeRaw(target, bytes);
+        this.cache.delete(modelNameKey(target));
+      } catch (e) {
+        lease.release();
+        throw e;
+      }
+      await this.releaseAfterCollections(lease);
+      if (old && old.digest !== digest) await this.collect(digestsOf(old));
+      return digest;
     });
   }
 

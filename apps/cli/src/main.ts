@@ -25,6 +25,8 @@ const verbs = {
   users: () => require('./commands/users') as typeof import('./commands/users'),
   quota: () => require('./commands/quota') as typeof import('./commands/quota'),
   migrate: () => require('./commands/migrate') as typeof import('./commands/migrate'),
+  pull: () => require('./commands/pull') as typeof import('./commands/pull'),
+  push: () => require('./commands/push') as typeof import('./commands/push'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -119,6 +121,33 @@ export function buildProgram(): Command {
     .action(
       act((model: string, opts: { file?: string; quantize?: string }) =>
         verbs.create().createCommand(client(), model, opts, new Progress(process.stderr)),
+      ),
+    );
+
+  program
+    .command('pull')
+    .argument('<model>', 'HOST[:PORT]/namespace/model[:tag], from a registry in CORRAL_REGISTRY_ALLOW')
+    .description('Pull a model from another Corral node (or any allow-listed registry)')
+    .option('--insecure', 'Use an insecure registry (only hosts allow-listed as http://)')
+    .addHelpText('after', CLIENT_ENV)
+    .action(
+      act((model: string, flags: { insecure?: boolean }) =>
+        verbs.pull().pullCommand(client(), model, flags, new Progress(process.stderr)),
+      ),
+    );
+
+  program
+    .command('push')
+    .argument(
+      '<model>',
+      'HOST[:PORT]/namespace/model[:tag]: a local model named for its target (corral cp first)',
+    )
+    .description('Push a model to another Corral node that accepts pushes')
+    .option('--insecure', 'Use an insecure registry (only hosts allow-listed as http://)')
+    .addHelpText('after', CLIENT_ENV)
+    .action(
+      act((model: string, flags: { insecure?: boolean }) =>
+        verbs.push().pushCommand(client(), model, flags, new Progress(process.stderr)),
       ),
     );
 

@@ -11,6 +11,7 @@ import { OpenAiApiModule } from '@corral/api-openai';
 import { AuthModule } from '@corral/auth';
 import { QuotaModule } from '@corral/quota';
 import { AuditModule } from '@corral/audit';
+import { DistributionModule } from '@corral/distribution';
 import { HealthController } from './health/health.controller';
 
 export interface CoreServices {
@@ -48,6 +49,7 @@ export class AppModule {
         QuotaModule,
         OllamaApiModule,
         OpenAiApiModule,
+        DistributionModule,
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: CorralExceptionFilter }],

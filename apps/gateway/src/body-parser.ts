@@ -13,7 +13,8 @@ interface HttpError extends Error {
 export function installBodyParser(fastify: FastifyInstance, limit: number): void {
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (req, payload, done) => {
-    if (req.url.startsWith('/api/blobs/')) return done(null, undefined);
+    // Blob uploads and the registry API (/v2: blobs, pushed manifests) read the raw request.
+    if (req.url.startsWith('/api/blobs/') || req.url.startsWith('/v2/')) return done(null, undefined);
     const chunks: Buffer[] = [];
     let size = 0;
     let finished = false;
