@@ -22,9 +22,6 @@ import {
 
 jest.setTimeout(240_000);
 
-/** Flip to true once the inference handlers call RunObservers.notify (the serving branch). */
-const RUN_OBSERVERS_WIRED = false;
-
 interface Event {
   seq: number;
   id: string;
@@ -268,43 +265,35 @@ describe.each(targets)('audit log over HTTP on %s', (_name, envFor) => {
     expect(cli.stdout).toContain('auth.failure');
   });
 
-  (RUN_OBSERVERS_WIRED ? it : it.skip)(
-    '[enable at merge: needs inference RunObservers wiring] a captured chat has model, tokens and content joined to its event',
-    async () => {
-      const policy = await call(`/admin/v1/audit/policies/${team}`, {
-        method: 'PUT',
-        body: { capture: true, retention_days: 7 },
-      });
-      expect(policy.status).toBe(200);
-      const key = await call('/admin/v1/keys', {
-        body: { team_id: team, name: 'captured', scopes: ['inference'] },
-      });
-      const res = await call('/api/chat', {
-        key: key.json.key as string,
-        body: { model: 'scripted', messages: [{ role: 'user', content: 'the secret plan' }], stream: false },
-      });
-      expect(res.status).toBe(200);
-      const e = await eventOf(res.requestId);
-      expect(e).toMatchObject({ team_id: team, model: 'scripted:latest' });
-      expect(e.tokens.prompt).toBeGreaterThan(0);
-      expect(e.tokens.completion).toBeGreaterThan(0);
-      const until = Date.now() + 20_000;
-      let content = await call(`/admin/v1/audit/content/${e.id}?team=${team}`);
-      while (content.status === 404 && Date.now() < until) {
-        await sleep(100);
-        content = await call(`/admin/v1/audit/content/${e.id}?team=${team}`);
-      }
-      expect(content.status).toBe(200);
-      expect(content.json).toMatchObject({ event_id: e.id, request_id: res.requestId, team_id: team });
-      expect(JSON.stringify(content.json.prompt)).toContain('the secret plan');
-      expect(JSON.stringify(content.json.response)).toContain(SCRIPT_TEXT);
-      // The content is not in the chained event rows.
-      expect((await call('/admin/v1/audit?format=ndjson')).text).not.toContain('the secret plan');
-    },
-  );
+  it('a captured chat has model, tokens and content joined to its event', async () => {
+    const policy = await call(`/admin/v1/audit/policies/${team}`, {
+      method: 'PUT',
+      body: { capture: true, retention_days: 7 },
+    });
+    expect(policy.status).toBe(200);
+    const key = await call('/admin/v1/keys', {
+      body: { team_id: team, name: 'captured', scopes: ['inference'] },
+    });
+    const res = await call('/api/chat', {
+      key: key.json.key as string,
+      body: { model: 'scripted', messages: [{ role: 'user', content: 'the secret plan' }], stream: false },
+    });
+    expect(res.status).toBe(200);
+    const e = await eventOf(res.requestId);
+    expect(e).toMatchObject({ team_id: team, model: 'scripted:latest' });
+    expect(e.tokens.prompt).toBeGreaterThan(0);
+    expect(e.tokens.completion).toBeGreaterThan(0);
+    const until = Date.now() + 20_000;
+    let content = await call(`/admin/v1/audit/content/${e.id}?team=${team}`);
+    while (content.status === 404 && Date.now() < until) {
+      await sleep(100);
+      content = await call(`/admin/v1/audit/content/${e.id}?team=${team}`);
+    }
+    expect(content.status).toBe(200);
+    expect(content.json).toMatchObject({ event_id: e.id, request_id: res.requestId, team_id: team });
+    expect(JSON.stringify(content.json.prompt)).toContain('the secret plan');
+    expect(JSON.stringify(content.json.response)).toContain(SCRIPT_TEXT);
+    // The content is not in the chained event rows.
+    expect((await call('/admin/v1/audit?format=ndjson')).text).not.toContain('the secret plan');
+  });
 });
-
-if (!RUN_OBSERVERS_WIRED)
-  console.log(
-    'audit e2e: content-capture test skipped until the inference handlers report runs (RunObservers)',
-  );
