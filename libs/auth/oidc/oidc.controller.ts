@@ -6,6 +6,7 @@
  * The callback's CSRF token cannot travel in a body across a redirect: it is appended to the landing
  * URL's fragment (`#csrf_token=…`), which browsers never send to a server or write to access logs.
  */
+import { recordChange } from '../admin/audit-trail';
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError, Public } from '@corral/common';
@@ -75,6 +76,8 @@ export class OidcController {
   @Public()
   @Get('callback')
   async callback(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    // Audited as a failed sign-in unless it completes (then: auth.login naming the user).
+    recordChange(req, { action: 'auth.failure', resource: 'session', detail: { login: 'oidc' } });
     const { oidc, sealer } = this.enabled();
     const clear = cookie(req, STATE_COOKIE, '', ['Path=/auth/oidc', 'Max-Age=0']);
     void reply.header('set-cookie', clear).header('cache-control', 'no-store');
@@ -87,6 +90,12 @@ export class OidcController {
       throw new CorralError('bad_request', 'sign-in state does not match; start it again');
     const user = await oidc.complete(query.toString(), tx);
     const s = await this.sessions.createFor(user);
+    recordChange(req, {
+      action: 'auth.login',
+      resource: `user:${user.id}`,
+      actor: { type: 'user', id: user.id },
+      detail: { email: user.email },
+    });
     void reply
       .header('set-cookie', [
         clear,

@@ -17,6 +17,7 @@ import { Scheduler, WorkerPool } from '@corral/dispatch';
 import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from '../../../apps/gateway/src/app.module';
 import { AuthRepositories, hashPassword, newId } from '@corral/auth';
+import { AuditInterceptor } from '@corral/audit';
 
 interface Account {
   email: string;
@@ -61,6 +62,8 @@ async function startApp(config: CorralConfig): Promise<string> {
     { logger: false },
   );
   apps.push(app);
+  // As apps/gateway/src/server.ts does: every request (and refusal) goes to the audit log.
+  app.getHttpAdapter().getInstance().addHook('onRequest', app.get(AuditInterceptor).hook);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpAdapter().getInstance().server.address();
   return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -245,6 +248,14 @@ it('first login creates the user, maps groups to roles, and the session opens th
   const users = await fetch(`${base}/admin/v1/users`, { headers: { cookie: s.cookie } });
   expect(users.status).toBe(200);
   expect(JSON.stringify(await users.json())).toContain('alice@example.com');
+  // The sign-in is in the audit log as a login naming the user (events are written in batches).
+  let logins: { actor_id?: string; details?: Record<string, unknown> }[] = [];
+  for (let i = 0; i < 50 && logins.length === 0; i++) {
+    const r = await fetch(`${base}/admin/v1/audit?action=auth.login`, { headers: { cookie: s.cookie } });
+    logins = ((await r.json()) as { data?: typeof logins }).data ?? [];
+    if (logins.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(logins[0]?.details).toMatchObject({ email: 'alice@example.com' });
   // The CSRF token from the fragment is the session's: an unsafe request with it succeeds.
   const out = await fetch(`${base}/auth/logout`, {
     method: 'POST',
