@@ -52,22 +52,27 @@ const join = (...parts: string[]) =>
     .filter(Boolean)
     .join('/');
 
+/** A route's path metadata: one path or several (`@Post(['a', 'b'])`). */
+const paths = (meta: unknown): string[] =>
+  Array.isArray(meta) ? (meta as string[]) : [(meta as string) ?? ''];
+
 function mutatingRoutes(): { route: string; action?: string }[] {
   const app = AppModule.with({} as CoreServices) as ModuleLike;
   const out: { route: string; action?: string }[] = [];
   for (const c of controllersOf(app)) {
-    const base = (Reflect.getMetadata(PATH_METADATA, c) as string | undefined) ?? '';
+    const bases = paths(Reflect.getMetadata(PATH_METADATA, c));
     const proto = c.prototype as object;
     for (const name of Object.getOwnPropertyNames(proto)) {
       const handler = Object.getOwnPropertyDescriptor(proto, name)?.value as unknown;
       if (typeof handler !== 'function' || name === 'constructor') continue;
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
       if (method === undefined || !MUTATING.has(method)) continue;
-      const path = (Reflect.getMetadata(PATH_METADATA, handler) as string | undefined) ?? '';
-      out.push({
-        route: `${RequestMethod[method]} ${join(base, path)}`,
-        action: Reflect.getMetadata(ADMIN_ACTION, handler) as string | undefined,
-      });
+      for (const base of bases)
+        for (const path of paths(Reflect.getMetadata(PATH_METADATA, handler)))
+          out.push({
+            route: `${RequestMethod[method]} ${join(base, path)}`,
+            action: Reflect.getMetadata(ADMIN_ACTION, handler) as string | undefined,
+          });
     }
   }
   return out;

@@ -1,6 +1,6 @@
 import { Inject, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import type { CorralConfig } from '@corral/config';
+import { clusterRedis, type CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
 import { CONFIG, DATABASE, RunObservers } from '@corral/serving';
 import { authPrincipal } from './access';
@@ -28,9 +28,9 @@ import { AUDIT_LOG } from './tokens';
           dataSource: db.dataSource,
           home: config.home,
           keyFile: config.auditKeyFile,
-          redisUrl: config.redisUrl,
-          // Installations sharing a Redis but not a schema must not share a stream or a leader.
-          redisPrefix: config.dbSchema ? `corral:${config.dbSchema}:` : undefined,
+          // Cluster mode only; installations sharing a Redis but not a schema never share a stream or leader.
+          redisUrl: clusterRedis(config)?.url,
+          redisPrefix: clusterRedis(config)?.prefix,
           retention: {
             days: config.auditRetentionDays ?? 0,
             exportDir: config.auditExportDir ?? `${config.home}/audit-archive`,

@@ -8,7 +8,7 @@ import { Body, Controller, HttpCode, Inject, Logger, OnModuleInit, Post, Req, Re
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditFacts } from '@corral/audit';
 import { z } from 'zod';
-import { Scopes } from '@corral/auth';
+import { AdminAction, Scopes } from '@corral/auth';
 import { CorralError, describeError } from '@corral/common';
 import type { CorralConfig } from '@corral/config';
 import { parseModelName, shortModelName, type ModelRegistry } from '@corral/registry';
@@ -72,6 +72,7 @@ export class PullPushController implements OnModuleInit {
   }
 
   @Scopes('models:write')
+  @AdminAction('model.pull')
   @Post('pull')
   @HttpCode(200)
   async pull(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
@@ -87,6 +88,7 @@ export class PullPushController implements OnModuleInit {
   }
 
   @Scopes('models:write')
+  @AdminAction('model.push')
   @Post('push')
   @HttpCode(200)
   async push(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Global, Inject, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
-import type { CorralConfig } from '@corral/config';
+import { clusterRedis, type CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
 import { CONFIG, DATABASE, QUOTA_GATE, RunObservers } from '@corral/serving';
 import { AuthModule, AuthRepositories } from '@corral/auth';
@@ -32,7 +32,8 @@ const REDIS = Symbol('corral.quota.redis');
 
 /** Where usage records wait for the database: the spool directory and the Redis key prefix. */
 export const USAGE_SPOOL_DIR = 'usage-spool';
-export const USAGE_REDIS_PREFIX = 'corral:usage:';
+/** Appended to the cluster's Redis prefix (`corral:` or `corral:<schema>:`). */
+export const USAGE_REDIS_PREFIX = 'usage:';
 
 @Global()
 @Module({
@@ -80,11 +81,15 @@ export const USAGE_REDIS_PREFIX = 'corral:usage:';
     { provide: QUOTA_GATE, useExisting: QuotaService },
     {
       provide: USAGE_SINK,
-      useFactory: async (c: CorralConfig, r: Redis | null, repo: UsageRepository) => {
+      useFactory: async (c: CorralConfig, redis: Redis | null, repo: UsageRepository) => {
+        // Records wait in Redis only where every gateway writes the same database (cluster mode).
+        const cluster = clusterRedis(c);
+        const r = cluster ? redis : null;
+        const prefix = `${cluster?.prefix ?? 'corral:'}${USAGE_REDIS_PREFIX}`;
         const buffer: AuditBuffer = r
-          ? new RedisStreamBuffer({ redis: r, prefix: USAGE_REDIS_PREFIX })
+          ? new RedisStreamBuffer({ redis: r, prefix })
           : await SpoolBuffer.open({ dir: join(c.home, USAGE_SPOOL_DIR) });
-        const leader = r ? new RedisLeader({ redis: r, prefix: USAGE_REDIS_PREFIX }) : new LocalLeader();
+        const leader = r ? new RedisLeader({ redis: r, prefix }) : new LocalLeader();
         const writer = new DurableUsageWriter(buffer, repo, { leader });
         writer.start();
         return writer;

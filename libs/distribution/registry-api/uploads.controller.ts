@@ -23,7 +23,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditFacts } from '@corral/audit';
-import { Scopes } from '@corral/auth';
+import { AdminAction, Scopes } from '@corral/auth';
 import { CorralError } from '@corral/common';
 import { normalizeDigest, parseManifest, shortModelName, type ModelRegistry } from '@corral/registry';
 import { REGISTRY } from '@corral/serving';
@@ -59,6 +59,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
   /** Opens an upload session (202 + Location), or stores a whole blob at once with `?digest=`. */
   // Nest drops a trailing slash from paths, so `.../uploads/` (what Ollama's client sends) is the
   // wildcard route with an empty '*'.
+  @AdminAction('model.blob_upload')
   @Post([':namespace/:model/blobs/uploads', ':namespace/:model/blobs/uploads/*'])
   async start(
     @Param('namespace') namespace: string,
@@ -109,6 +110,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Appends a chunk; `Content-Range: <start>-<end>` must continue where the session stands. */
+  @AdminAction('model.blob_upload')
   @Patch(':namespace/:model/blobs/uploads/:id')
   async chunk(
     @Param('namespace') namespace: string,
@@ -124,6 +126,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Finishes a session: an optional last chunk, then the digest check and link. */
+  @AdminAction('model.blob_upload')
   @Put(':namespace/:model/blobs/uploads/:id')
   async finish(
     @Param('namespace') namespace: string,
@@ -142,6 +145,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
     this.created(reply, namespace, model, d);
   }
 
+  @AdminAction('model.blob_upload_cancel')
   @Delete(':namespace/:model/blobs/uploads/:id')
   async cancel(
     @Param('namespace') namespace: string,
@@ -157,6 +161,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Stores a manifest under `<namespace>/<model>:<tag>` once every blob it names is here. */
+  @AdminAction('model.push_received')
   @Put(':namespace/:model/manifests/:reference')
   async putManifest(
     @Param('namespace') namespace: string,
