@@ -6,6 +6,7 @@
  * backoff; nothing leaves the buffer until it is committed.
  */
 import { Logger } from '@nestjs/common';
+import { LoopTimer } from './loop-timer';
 import type { DataSource } from 'typeorm';
 import type { AuditBuffer, BufferedEntry, PendingContent } from './buffer';
 import { GENESIS_HASH, chainHash } from './chain';
@@ -44,11 +45,9 @@ export class AuditAppender {
   private nextMaintenanceAt = 0;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
+  private readonly timer = new LoopTimer();
   private failures = 0;
   private idleCheckAt = 0;
-  private kicked = false;
-  private stopWake?: () => void;
   /** Last error while writing (cleared on success), for health reporting. */
   lastError?: string;
   /** Events written since start. */
@@ -98,50 +97,14 @@ export class AuditAppender {
   /** Stops after the batch in flight; what is still buffered is written by the next start. */
   async stop(): Promise<void> {
     this.running = false;
-    this.kick();
-    this.stopWake?.();
+    this.timer.stop();
     await this.loop;
     await this.leader.release();
   }
 
   /** Wakes the loop now (new entries were appended in this process). */
   kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    // A kick while a batch is being written must not be lost: the next sleep returns at once.
-    if (w) w();
-    else this.kicked = true;
-  }
-
-  /** Waits out a failure; new events do not cut it short (that would retry once per flush), stop() does. */
-  private backoff(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.stopWake = undefined;
-        resolve();
-      }, ms);
-      this.stopWake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    this.timer.kick();
   }
 
   private async run(): Promise<void> {
@@ -168,11 +131,11 @@ export class AuditAppender {
         this.lastError = e instanceof Error ? e.message : String(e);
         if (this.failures === 1 || this.failures % 20 === 0)
           this.log.warn(`audit appender cannot write (events stay buffered): ${this.lastError}`);
-        await this.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
+        await this.timer.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
         continue;
       }
       if (idle && this.running) {
-        await this.sleep(this.o.pollMs);
+        await this.timer.sleep(this.o.pollMs);
         if (this.running && this.o.lingerMs > 0) await new Promise((r) => setTimeout(r, this.o.lingerMs));
       }
     }

@@ -22,3 +22,4 @@ export * from './access';
 export * from './tokens';
 export { AuditController } from './audit.controller';
 export { AuditModule } from './audit.module';
+export { LoopTimer } from './loop-timer';

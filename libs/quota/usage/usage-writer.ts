@@ -8,7 +8,13 @@
  * when the writer runs again.
  */
 import { Logger } from '@nestjs/common';
-import type { AuditBuffer, BufferedEntry, BufferRecord, LeaderLock } from '@corral/audit';
+import {
+  LoopTimer,
+  type AuditBuffer,
+  type BufferedEntry,
+  type BufferRecord,
+  type LeaderLock,
+} from '@corral/audit';
 import type { UsageBatchWriter, UsageRecord, UsageSink } from './usage.types';
 
 /**
@@ -62,9 +68,7 @@ export class DurableUsageWriter implements UsageSink {
   private appendScheduled = false;
   private running = false;
   private loop?: Promise<void>;
-  private wake?: () => void;
-  private kicked = false;
-  private stopBackoff?: () => void;
+  private readonly timer = new LoopTimer();
   private chain: Promise<void> = Promise.resolve();
   private failures = 0;
   private closed = false;
@@ -108,7 +112,7 @@ export class DurableUsageWriter implements UsageSink {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.buffer.append(batch.map(toBufferRecord));
-        this.kick();
+        this.timer.kick();
         return;
       } catch (e) {
         // The buffer itself (disk, Redis) is failing: keep the records in memory and try again.
@@ -161,49 +165,10 @@ export class DurableUsageWriter implements UsageSink {
     this.closed = true;
     await this.appending;
     this.running = false;
-    this.kick();
-    this.stopBackoff?.();
+    this.timer.stop();
     await this.loop;
     await this.leader?.release();
     await this.buffer.close();
-  }
-
-  private kick(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    if (w) w();
-    else this.kicked = true;
-  }
-
-  /** Waits out a failure; new records do not cut it short, close() does. */
-  private backoff(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.stopBackoff = undefined;
-        resolve();
-      }, ms);
-      this.stopBackoff = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.kicked) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private async run(): Promise<void> {
@@ -222,10 +187,10 @@ export class DurableUsageWriter implements UsageSink {
         this.lastError = (e as Error).message;
         if (this.failures === 1 || this.failures % 20 === 0)
           this.logger.warn(`cannot write usage (records stay buffered): ${this.lastError}`);
-        await this.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
+        await this.timer.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
         continue;
       }
-      if (idle && this.running) await this.sleep(this.o.pollMs);
+      if (idle && this.running) await this.timer.sleep(this.o.pollMs);
     }
   }
 
