@@ -14,28 +14,9 @@ export class EmbeddingService {
     private readonly metering: MeteringService,
   ) {}
 
-  /** Runs a handler metered: admission, settlement and one report to the observers. */
-  private async metered<T>(
-    model: unknown,
-    input: unknown,
-    reply: FastifyReply,
-    fn: (meter: Meter) => Promise<T>,
-  ): Promise<T> {
-    const meter = this.metering.begin({
-      kind: 'embedding',
-      reply,
-      caller: callerOf(principalOf(reply.request)),
-      model,
-      input,
-    });
-    try {
-      return await fn(meter);
-    } catch (e) {
-      meter.fail(e);
-      throw e;
-    } finally {
-      meter.end();
-    }
+  private metered<T>(model: unknown, input: unknown, reply: FastifyReply, fn: (meter: Meter) => Promise<T>) {
+    const caller = callerOf(principalOf(reply.request));
+    return this.metering.run({ kind: 'embedding', reply, caller, model, input }, fn);
   }
 
   embed(body: z.infer<typeof EmbedBody>, reply: FastifyReply) {

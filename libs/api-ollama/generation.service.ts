@@ -44,29 +44,15 @@ export class GenerationService {
     private readonly metering: MeteringService,
   ) {}
 
-  /** Runs a handler metered: admission, settlement and one report to the observers, whatever happens. */
-  private async metered(
+  private metered(
     kind: Kind,
     body: GenerateBody | ChatBody,
     reply: FastifyReply,
     input: unknown,
     fn: (meter: Meter) => Promise<void>,
   ): Promise<void> {
-    const meter = this.metering.begin({
-      kind,
-      reply,
-      caller: callerOf(principalOf(reply.request)),
-      model: body.model,
-      input,
-    });
-    try {
-      await fn(meter);
-    } catch (e) {
-      meter.fail(e);
-      throw e;
-    } finally {
-      meter.end();
-    }
+    const caller = callerOf(principalOf(reply.request));
+    return this.metering.run({ kind, reply, caller, model: body.model, input }, fn);
   }
 
   /** Empty prompt / no messages: load (or with keep_alive 0, unload) and answer at once. */

@@ -34,29 +34,15 @@ export class OpenAiService {
     private readonly metering: MeteringService,
   ) {}
 
-  /** Runs a handler metered: admission, settlement and one report to the observers, whatever happens. */
-  private async metered<T>(
+  private metered<T>(
     kind: EndedRun['kind'],
     model: unknown,
     input: unknown,
     reply: FastifyReply,
     fn: (meter: Meter) => Promise<T>,
   ): Promise<T> {
-    const meter = this.metering.begin({
-      kind,
-      reply,
-      caller: callerOf(principalOf(reply.request)),
-      model,
-      input,
-    });
-    try {
-      return await fn(meter);
-    } catch (e) {
-      meter.fail(e);
-      throw e;
-    } finally {
-      meter.end();
-    }
+    const caller = callerOf(principalOf(reply.request));
+    return this.metering.run({ kind, reply, caller, model, input }, fn);
   }
 
   async prepare(model: string, options: OllamaOptions): Promise<PreparedRun> {

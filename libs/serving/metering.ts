@@ -109,6 +109,19 @@ export class MeteringService {
     return new Meter(this, start);
   }
 
+  /** Runs a handler metered: admission, settlement and one report to the observers, whatever happens. */
+  async run<T>(start: MeterStart, fn: (meter: Meter) => Promise<T>): Promise<T> {
+    const meter = this.begin(start);
+    try {
+      return await fn(meter);
+    } catch (e) {
+      meter.fail(e);
+      throw e;
+    } finally {
+      meter.end();
+    }
+  }
+
   /** @internal */
   get gate(): QuotaGate | undefined {
     return this.quota;
