@@ -47,8 +47,27 @@ export const ENV_KEYS = {
     'PostgreSQL schema to create and use (one database shared by several instances or test runs). Defaults to the search path.',
   CORRAL_AUDIT_KEY_FILE:
     'Ed25519 key (PKCS#8 PEM) that signs audit checkpoints, e.g. a mounted secret; never created. Defaults to $CORRAL_HOME/audit-signing.key (created 0600 at first start).',
+  CORRAL_CLUSTER:
+    '1: cluster mode (needs REDIS_URL): the gateway forks no workers and schedules on the `corral worker` processes it finds in Redis. Defaults to 0 (embedded).',
+  CORRAL_CLUSTER_PREFIX:
+    'Prefix of every Redis key, channel and BullMQ queue of the cluster (several clusters can share one Redis). Defaults to corral.',
+  CORRAL_PLACEMENT:
+    'Where new model instances go: binpack (fullest worker that fits) or spread (emptiest worker). Defaults to binpack.',
+  CORRAL_WORKER_MEMORY:
+    '`corral worker`: bytes it may fill with models (e.g. 20GiB, 512MiB). Defaults to free GPU memory, or 90% of free RAM on CPU.',
+  CORRAL_WORKER_ID: '`corral worker`: its id in the cluster. Defaults to <hostname>-<pid>.',
   ...OIDC_ENV_KEYS,
 } as const;
+
+/** `8GiB`, `512MiB`, `1.5GB`, `1024` (bytes) → bytes. */
+export function parseSize(value: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const pow = { b: 0, k: 1, m: 2, g: 3, t: 4 }[unit[0] as 'b' | 'k' | 'm' | 'g' | 't'];
+  const base = unit.includes('i') || unit.length === 1 ? 1024 : 1000;
+  return Math.round(Number(m[1]) * base ** pow);
+}
 
 export type EnvKey = keyof typeof ENV_KEYS;
 
@@ -82,6 +101,20 @@ const EnvSchema = z.object({
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
     .optional(),
   CORRAL_AUDIT_KEY_FILE: z.string().min(1).optional(),
+  CORRAL_CLUSTER: z.enum(['0', '1', 'true', 'false']).default('0'),
+  CORRAL_CLUSTER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+    .default('corral'),
+  CORRAL_PLACEMENT: z.enum(['binpack', 'spread']).default('binpack'),
+  CORRAL_WORKER_MEMORY: z
+    .string()
+    .refine((v) => parseSize(v) !== undefined, 'must be a size like 8GiB, 512MiB or a number of bytes')
+    .optional(),
+  CORRAL_WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . - only')
+    .optional(),
   ...OIDC_ENV_SCHEMA,
 });
 
@@ -114,6 +147,12 @@ export interface CorralConfig {
   auditKeyFile?: string;
   /** Console single sign-on (CORRAL_OIDC_*); undefined when CORRAL_OIDC_ISSUER is unset. */
   oidc?: OidcConfig;
+  /** Cluster mode (CORRAL_CLUSTER=1 with REDIS_URL); undefined in the embedded mode. */
+  cluster?: { redisUrl: string; prefix: string; placement: 'binpack' | 'spread' };
+  /** Key prefix a `corral worker` joins under (also set without cluster mode). */
+  clusterPrefix: string;
+  /** `corral worker` settings. */
+  worker: { memoryBytes?: number; id?: string };
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -161,5 +200,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     dbSchema: e.CORRAL_DB_SCHEMA,
     auditKeyFile: e.CORRAL_AUDIT_KEY_FILE ? resolve(e.CORRAL_AUDIT_KEY_FILE) : undefined,
     oidc: oidcConfig(e),
+    cluster: clusterConfig(e),
+    clusterPrefix: e.CORRAL_CLUSTER_PREFIX,
+    worker: {
+      memoryBytes: e.CORRAL_WORKER_MEMORY ? parseSize(e.CORRAL_WORKER_MEMORY) : undefined,
+      id: e.CORRAL_WORKER_ID,
+    },
   };
+}
+
+function clusterConfig(e: z.infer<typeof EnvSchema>): CorralConfig['cluster'] {
+  if (e.CORRAL_CLUSTER !== '1' && e.CORRAL_CLUSTER !== 'true') return undefined;
+  if (!e.REDIS_URL)
+    throw new Error('invalid configuration:\n  CORRAL_CLUSTER: cluster mode needs REDIS_URL (the coordination Redis)');
+  return { redisUrl: e.REDIS_URL, prefix: e.CORRAL_CLUSTER_PREFIX, placement: e.CORRAL_PLACEMENT };
 }
