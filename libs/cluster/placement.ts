@@ -13,7 +13,13 @@ import { freeBytes } from './status';
 
 export type PlacementPolicy = 'binpack' | 'spread';
 
+/** How long this gateway counts its own fresh placement before the worker's heartbeat shows it. */
+const PENDING_MS = 15_000;
+
 export class ClusterPlacement implements Placement {
+  /** Loads this gateway just placed, per worker: heartbeats lag them by up to a beat. */
+  private readonly pending = new Map<string, { key: string; bytes: number; at: number }[]>();
+
   constructor(
     private readonly pool: ClusterPool,
     readonly policy: PlacementPolicy = 'binpack',
@@ -30,9 +36,15 @@ export class ClusterPlacement implements Placement {
   }
 
   candidates(spec: ModelSpec, bytes: number, workers: WorkerLink[]): WorkerLink[] {
+    const now = Date.now();
     const scored = workers.flatMap((w) => {
       const s = this.pool.status(w.id);
-      return s ? [{ w, s, free: freeBytes(s) }] : [];
+      if (!s) return [];
+      const mine = (this.pending.get(w.id) ?? []).filter(
+        (p) => now - p.at < PENDING_MS && !s.models.some((m) => m.key === p.key),
+      );
+      this.pending.set(w.id, mine);
+      return [{ w, s, free: freeBytes(s) - mine.reduce((n, p) => n + p.bytes, 0) }];
     });
     const holding = scored
       .filter(({ s }) => s.models.some((m) => m.key === spec.key))
@@ -41,7 +53,12 @@ export class ClusterPlacement implements Placement {
     const fits = rest.filter((x) => x.free >= bytes);
     fits.sort((a, b) => (this.policy === 'binpack' ? a.free - b.free : b.free - a.free));
     const tight = rest.filter((x) => x.free < bytes).sort((a, b) => b.free - a.free);
-    return [...holding, ...fits, ...tight].map((x) => x.w);
+    const order = [...holding, ...fits, ...tight].map((x) => x.w);
+    const first = order[0];
+    if (first && !holding.some((x) => x.w === first)) {
+      this.pending.get(first.id)?.push({ key: spec.key, bytes, at: now });
+    }
+    return order;
   }
 }
 
