@@ -406,6 +406,7 @@ export class WorkerAgent {
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close().catch(() => undefined);
     this.sub.disconnect();
-    this.redis.disconnect();
+    // quit, not disconnect: the last replies (the errors of jobs cut short) are flushed first.
+    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
