@@ -18,7 +18,13 @@ import {
 } from '@corral/dispatch';
 import { ClusterPlacement, ClusterPool } from '@corral/cluster';
 import { SCRIPT_TEXT, buildTinyModels, type TinyModels } from '@corral/testing';
-import { PrivateRedis, clusterPrefix, hasRedisServer, startWorker, type WorkerProcess } from './support/cluster';
+import {
+  PrivateRedis,
+  clusterPrefix,
+  hasRedisServer,
+  startWorker,
+  type WorkerProcess,
+} from './support/cluster';
 
 jest.setTimeout(120_000);
 

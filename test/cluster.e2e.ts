@@ -49,7 +49,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -199,7 +200,9 @@ maybe('a cluster of gateways and workers', () => {
     const holders = holderOf(list, 'scripted');
     expect(holders).toHaveLength(1);
     await waitFor('both gateways holding the model', async () => {
-      const m = holderOf(await workersOf(g1), 'scripted')[0]?.models.find((x) => x.name.startsWith('scripted'));
+      const m = holderOf(await workersOf(g1), 'scripted')[0]?.models.find((x) =>
+        x.name.startsWith('scripted'),
+      );
       return m && m.holders.length === 2 ? true : undefined;
     });
   });
@@ -234,7 +237,10 @@ maybe('a cluster of gateways and workers', () => {
   it('a worker killed mid-stream ends that stream with an error; new requests succeed elsewhere', async () => {
     const g = gateways[0]!;
     const stream = await startStream(g, 'random');
-    const holder = await waitFor('the instance in heartbeats', async () => holderOf(await workersOf(g), 'random')[0]);
+    const holder = await waitFor(
+      'the instance in heartbeats',
+      async () => holderOf(await workersOf(g), 'random')[0],
+    );
     const victim = workers.find((w) => w.id === holder.id)!;
     victim.kill();
     workers.splice(workers.indexOf(victim), 1);
@@ -243,7 +249,10 @@ maybe('a cluster of gateways and workers', () => {
     const list = await workersOf(g);
     expect(list.map((w) => w.id)).not.toContain(victim.id);
     expect((await generate(g, 'random')).status).toBe(200);
-    const now = await waitFor('the new instance in heartbeats', async () => holderOf(await workersOf(g), 'random')[0]);
+    const now = await waitFor(
+      'the new instance in heartbeats',
+      async () => holderOf(await workersOf(g), 'random')[0],
+    );
     expect(now.id).not.toBe(victim.id);
   });
 

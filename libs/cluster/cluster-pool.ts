@@ -205,6 +205,13 @@ export class ClusterPool implements WorkerSource {
     link.markGone(reason);
     this.links.delete(link.id);
     void link.close();
+    // Whatever is still queued for it will never run: drop the queue's keys (a worker that was only
+    // cut off and comes back starts over as a new link, and gets new jobs).
+    const queue = new Queue(this.keys.queue(link.id), { connection: this.redis, prefix: this.keys.bull });
+    void queue
+      .obliterate({ force: true })
+      .catch(() => undefined)
+      .finally(() => void queue.close());
     for (const cb of this.downCbs) cb(link, reason);
   }
 
@@ -215,8 +222,7 @@ export class ClusterPool implements WorkerSource {
       let res: [string, [string, string[]][]][] | null;
       try {
         res = (await this.reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', stream, last)) as
-          | [string, [string, string[]][]][]
-          | null;
+          [string, [string, string[]][]][] | null;
       } catch {
         if (this.closing) return;
         await new Promise((r) => setTimeout(r, 200));

@@ -22,7 +22,9 @@ export class ClusterPsView implements ClusterView {
     const out: RunningModel[] = [];
     for (const s of this.pool.statuses()) {
       for (const m of s.models) {
-        const mine = local.find((l) => l.workerId === s.id && l.name === m.name && l.contextLength === m.numCtx);
+        const mine = local.find(
+          (l) => l.workerId === s.id && l.name === m.name && l.contextLength === m.numCtx,
+        );
         out.push({
           name: m.name,
           digest: m.key.split('|')[0] ?? '',
@@ -154,7 +156,11 @@ export class EmbeddedWorkersSnapshot implements WorkersSnapshot {
         host: 'local',
         pid: info?.pid ?? 0,
         backend: info?.backend ?? 'cpu',
-        gpus: (info?.gpus ?? []).map((g) => ({ name: g.name, total_bytes: g.totalBytes, free_bytes: g.freeBytes })),
+        gpus: (info?.gpus ?? []).map((g) => ({
+          name: g.name,
+          total_bytes: g.totalBytes,
+          free_bytes: g.freeBytes,
+        })),
         ram_total_bytes: info?.ramTotalBytes ?? 0,
         ram_free_bytes: info?.ramFreeBytes ?? 0,
         threads: info?.threads ?? 0,

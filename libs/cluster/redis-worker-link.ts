@@ -54,7 +54,12 @@ export class RedisWorkerLink implements WorkerLink {
     const checked = ToWorkerSchema.safeParse(input);
     if (!checked.success) {
       const id = 'id' in input ? input.id : '';
-      this.deliver({ type: 'error', id, code: 'bad_request', message: `invalid job: ${checked.error.message}` });
+      this.deliver({
+        type: 'error',
+        id,
+        code: 'bad_request',
+        message: `invalid job: ${checked.error.message}`,
+      });
       return;
     }
     const msg = checked.data;

@@ -212,6 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
 function clusterConfig(e: z.infer<typeof EnvSchema>): CorralConfig['cluster'] {
   if (e.CORRAL_CLUSTER !== '1' && e.CORRAL_CLUSTER !== 'true') return undefined;
   if (!e.REDIS_URL)
-    throw new Error('invalid configuration:\n  CORRAL_CLUSTER: cluster mode needs REDIS_URL (the coordination Redis)');
+    throw new Error(
+      'invalid configuration:\n  CORRAL_CLUSTER: cluster mode needs REDIS_URL (the coordination Redis)',
+    );
   return { redisUrl: e.REDIS_URL, prefix: e.CORRAL_CLUSTER_PREFIX, placement: e.CORRAL_PLACEMENT };
 }

@@ -302,7 +302,8 @@ export class Scheduler {
           } catch (e) {
             // With a placement (cluster), a worker without room or one that died is not the end:
             // the next candidate is tried.
-            const retryable = e instanceof LoadRefused || (e instanceof CorralError && e.code === 'worker_failed');
+            const retryable =
+              e instanceof LoadRefused || (e instanceof CorralError && e.code === 'worker_failed');
             if (!this.opts.placement || !retryable || i + 1 >= order.length) {
               if (e instanceof LoadRefused) throw new CorralError('model_load_failed', e.message);
               throw e;
@@ -402,7 +403,10 @@ export class Scheduler {
   }
 
   /** One try; returns 'done', or the reason to retry when the worker died before any token. */
-  private async *generateOnce(req: GenerateRequest, mayRetry: boolean): AsyncGenerator<GenerationEvent, string> {
+  private async *generateOnce(
+    req: GenerateRequest,
+    mayRetry: boolean,
+  ): AsyncGenerator<GenerationEvent, string> {
     const inst = await this.acquire(req, req.signal);
     const id = randomUUID();
     const events = new AsyncQueue<GenerationEvent>();

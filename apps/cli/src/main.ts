@@ -100,8 +100,11 @@ export function buildProgram(): Command {
     .command('worker')
     .description('Join a cluster as an inference worker (docs/cluster.md)')
     .option('--redis <url>', 'Redis of the cluster (default: REDIS_URL)')
-    .option('--models <dir>', "Models directory shared with the gateways (default: OLLAMA_MODELS)")
-    .option('--memory <size>', 'Memory to fill with models, e.g. 20GiB (default: CORRAL_WORKER_MEMORY, else free memory)')
+    .option('--models <dir>', 'Models directory shared with the gateways (default: OLLAMA_MODELS)')
+    .option(
+      '--memory <size>',
+      'Memory to fill with models, e.g. 20GiB (default: CORRAL_WORKER_MEMORY, else free memory)',
+    )
     .option('--id <id>', 'Worker id (default: CORRAL_WORKER_ID, else <hostname>-<pid>)')
     .option('--prefix <prefix>', 'Cluster key prefix (default: CORRAL_CLUSTER_PREFIX, else corral)')
     .action(

@@ -66,7 +66,12 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     maxQueue: config.maxQueue,
     loadTimeoutMs: config.loadTimeoutMs,
   };
-  let workers: { source: WorkerSource; start(): void; close(): Promise<void>; waitReady(ms: number): Promise<void> };
+  let workers: {
+    source: WorkerSource;
+    start(): void;
+    close(): Promise<void>;
+    waitReady(ms: number): Promise<void>;
+  };
   let scheduler: Scheduler;
   let snapshot: WorkersSnapshot;
   if (config.cluster) {
@@ -76,10 +81,19 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
       ...base,
       placement: new ClusterPlacement(pool, config.cluster.placement),
       redispatch: true,
-      view: new ClusterPsView(pool, config.keepAliveMs, async (name) => (await registry.resolve(name)).details),
+      view: new ClusterPsView(
+        pool,
+        config.keepAliveMs,
+        async (name) => (await registry.resolve(name)).details,
+      ),
     });
     snapshot = new ClusterWorkersSnapshot(pool, scheduler);
-    workers = { source: pool, start: () => pool.start(), close: () => pool.close(), waitReady: async () => {} };
+    workers = {
+      source: pool,
+      start: () => pool.start(),
+      close: () => pool.close(),
+      waitReady: async () => {},
+    };
     logger.log(`cluster mode: gateway ${pool.gatewayId}, Redis key prefix ${config.cluster.prefix}`);
   } else {
     const workerCount = config.workers === 'auto' ? 1 : config.workers;
@@ -92,7 +106,12 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     });
     scheduler = new Scheduler(pool, base);
     snapshot = new EmbeddedWorkersSnapshot(pool, scheduler);
-    workers = { source: pool, start: () => pool.start(), close: () => pool.close(), waitReady: (ms) => pool.waitReady(ms) };
+    workers = {
+      source: pool,
+      start: () => pool.start(),
+      close: () => pool.close(),
+      waitReady: (ms) => pool.waitReady(ms),
+    };
   }
   workers.start();
 
@@ -103,14 +122,10 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   });
   const root = AppModule.with({ config, database, registry, scheduler });
   root.imports = [...(root.imports ?? []), ClusterAdminModule.with(snapshot)];
-  const app = await NestFactory.create<NestFastifyApplication>(
-    root,
-    adapter,
-    {
-      logger: nestLevels(config.logLevel),
-      bodyParser: false,
-    },
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
+    logger: nestLevels(config.logLevel),
+    bodyParser: false,
+  });
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
   // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
