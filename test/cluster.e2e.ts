@@ -162,6 +162,8 @@ maybe('a cluster of gateways and workers', () => {
     const list = await workersOf(gateways[0]!);
     expect(list.map((w) => w.id).sort()).toEqual(workers.map((w) => w.id).sort());
     for (const w of list) expect(w.memory_bytes).toBe(40 * 1024 * 1024);
+    const anonymous = await fetch(`${gateways[0]!.url}/admin/v1/workers`);
+    expect(anonymous.status).toBe(401);
   });
 
   it('places models by binpack, never over a worker budget, and /api/ps tells the truth', async () => {

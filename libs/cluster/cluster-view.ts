@@ -30,7 +30,7 @@ export class ClusterPsView implements ClusterView {
           digest: m.key.split('|')[0] ?? '',
           size: m.sizeBytes,
           sizeVram: m.vramBytes,
-          details: mine?.details ?? (await this.details(m.name)),
+          details: mine?.details ?? (await this.details(m.name, m.key)),
           expiresAt:
             mine?.expiresAt ??
             new Date(this.defaultKeepAliveMs < 0 ? 8.64e15 : s.at + this.defaultKeepAliveMs),
@@ -42,12 +42,13 @@ export class ClusterPsView implements ClusterView {
     return out;
   }
 
-  private async details(name: string): Promise<Record<string, unknown>> {
-    const hit = this.cache.get(name);
+  /** Cached per instance key (it starts with the digest): a re-created model gets fresh details. */
+  private async details(name: string, key: string): Promise<Record<string, unknown>> {
+    const hit = this.cache.get(key);
     if (hit) return hit;
-    const d = (await this.lookup(name).catch(() => undefined)) ?? {};
-    this.cache.set(name, d);
-    return d;
+    const d = await this.lookup(name).catch(() => undefined);
+    if (d) this.cache.set(key, d);
+    return d ?? {};
   }
 }
 

@@ -84,6 +84,7 @@ export class WorkerAgent {
   private readonly startedAt = Date.now();
   private stopping = false;
   private internalSeq = 0;
+  private lastLoaded: LoadedModel[] = [];
 
   constructor(private readonly opts: WorkerAgentOptions) {
     this.id = opts.id ?? `${hostname()}-${process.pid}`;
@@ -143,7 +144,7 @@ export class WorkerAgent {
 
   async status(): Promise<WorkerStatus> {
     const info = this.info!;
-    const loaded = new Map((await this.opts.host.loadedModels()).map((m) => [m.key, m]));
+    const loaded = new Map((await this.loadedModels()).map((m) => [m.key, m]));
     const models = [...this.models.entries()]
       .filter(([key]) => loaded.has(key))
       .map(([key, h]) => {
@@ -170,6 +171,16 @@ export class WorkerAgent {
       models,
       jobs: this.jobs.size,
     };
+  }
+
+  /**
+   * The host's loaded models. It answers once loads in progress settle, which for a big model takes
+   * minutes; the heartbeat must not wait that long, so it uses the last answer meanwhile.
+   */
+  private async loadedModels(): Promise<LoadedModel[]> {
+    const fresh = this.opts.host.loadedModels().then((l) => (this.lastLoaded = l));
+    const late = new Promise<LoadedModel[]>((r) => setTimeout(() => r(this.lastLoaded), 250).unref());
+    return Promise.race([fresh, late]);
   }
 
   private usedBytes(): number {

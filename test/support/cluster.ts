@@ -5,11 +5,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLI_ENTRY } from './server';
+import { dirname, join } from 'node:path';
+
+/** The built CLI, found from the repository root (this file also runs from dist/, for bench/). */
+const CLI_ENTRY = (() => {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'dist/apps/cli/src/main.js');
+})();
 
 export function clusterPrefix(): string {
   return `corral-test-${randomBytes(4).toString('hex')}`;
