@@ -238,18 +238,26 @@ maybe('a cluster of gateways and workers', () => {
 
   it('a worker killed mid-stream ends that stream with an error; new requests succeed elsewhere', async () => {
     const g = gateways[0]!;
-    const stream = await startStream(g, 'random');
+    // Load first and learn where, so the kill lands while the stream is still running.
+    expect((await generate(g, 'random')).status).toBe(200);
     const holder = await waitFor(
       'the instance in heartbeats',
       async () => holderOf(await workersOf(g), 'random')[0],
     );
     const victim = workers.find((w) => w.id === holder.id)!;
+    const stream = await startStream(g, 'random');
     victim.kill();
     workers.splice(workers.indexOf(victim), 1);
     const lines = await stream.rest();
     expect(lines.at(-1)?.error).toMatch(/worker/);
     const list = await workersOf(g);
     expect(list.map((w) => w.id)).not.toContain(victim.id);
+    // A replacement joins (the tiny budgets leave the survivor no room); new requests run there.
+    const replacement = await startWorker({ ...env, CORRAL_WORKER_MEMORY: '40MiB' });
+    workers.push(replacement);
+    await waitFor('the replacement worker', async () =>
+      (await workersOf(g)).some((w) => w.id === replacement.id) ? true : undefined,
+    );
     expect((await generate(g, 'random')).status).toBe(200);
     const now = await waitFor(
       'the new instance in heartbeats',
