@@ -269,18 +269,26 @@ maybe('a cluster of gateways and workers', () => {
   it('a gateway that dies has its in-flight generation stopped on the worker', async () => {
     if (gateways.length < 2) return console.log('cluster.e2e: skipped (needs DATABASE_URL)');
     const [g1, g2] = gateways as [CorralProcess, CorralProcess];
-    await startStream(g2, 'random');
-    const busy = await waitFor('the generation running on a worker', async () => {
-      const w = holderOf(await workersOf(g1), 'random')[0];
-      return w && w.jobs > 0 ? w : undefined;
-    });
+    // g2 uses the instance already loaded on this worker.
+    const holder = await waitFor('the random model', async () => holderOf(await workersOf(g2), 'random')[0]);
+    const worker = workers.find((w) => w.id === holder.id)!;
+    const stream = await startStream(g2, 'random');
+    // The tiny model would finish on its own within seconds: freeze the worker mid-generation so
+    // the gateway's lease surely lapses while the generation is still running.
+    process.kill(worker.proc.pid!, 'SIGSTOP');
     g2.proc.kill('SIGKILL');
     gateways.splice(1, 1);
+    void stream.cancel().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 7000));
+    process.kill(worker.proc.pid!, 'SIGCONT');
     // The worker notices the lapsed lease and cancels; nothing keeps generating for nobody.
     await waitFor(
-      'the worker to stop the orphaned generation',
-      async () => ((await workersOf(g1)).find((w) => w.id === busy.id)?.jobs === 0 ? true : undefined),
-      30_000,
+      'the worker to cancel the orphaned generation',
+      async () => (/lease lapsed: cancelled 1 job/.test(worker.output()) ? true : undefined),
+      20_000,
+    );
+    await waitFor('the worker idle again', async () =>
+      (await workersOf(g1)).find((w) => w.id === worker.id)?.jobs === 0 ? true : undefined,
     );
   });
 });

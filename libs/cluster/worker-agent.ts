@@ -79,7 +79,10 @@ export class WorkerAgent {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly models = new Map<string, Held>();
   private readonly earlyCancels = new Map<string, number>();
-  private readonly gatewayMissingSince = new Map<string, number>();
+  /** When each gateway was last known alive (its lease seen, or a job received from it). */
+  private readonly gatewaySeen = new Map<string, number>();
+  /** When the Redis connection last became ready: leases lost in a Redis restart need a beat to return. */
+  private redisReadyAt = Date.now();
   private beat?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private stopping = false;
@@ -92,7 +95,10 @@ export class WorkerAgent {
     this.redis = connectRedis(opts.redisUrl, `corral-worker-${this.id}`);
     this.sub = connectRedis(opts.redisUrl, `corral-worker-${this.id}-cancel`);
     this.redis.on('reconnecting', () => this.opts.log('redis connection lost; reconnecting'));
-    this.redis.on('ready', () => this.opts.log('redis connected'));
+    this.redis.on('ready', () => {
+      this.redisReadyAt = Date.now();
+      this.opts.log('redis connected');
+    });
   }
 
   async start(): Promise<void> {
@@ -218,14 +224,16 @@ export class WorkerAgent {
     const now = Date.now();
     list.forEach((g, i) => {
       if (alive[i] !== null) {
-        this.gatewayMissingSince.delete(g);
+        this.gatewaySeen.set(g, now);
         return;
       }
-      const since = this.gatewayMissingSince.get(g) ?? now;
-      this.gatewayMissingSince.set(g, since);
-      // A Redis restart loses every lease for a moment; only a lease missing for a whole TTL counts.
-      if (now - since < HEARTBEAT_TTL_MS) return;
-      this.gatewayMissingSince.delete(g);
+      const seen = this.gatewaySeen.get(g);
+      if (seen === undefined) this.gatewaySeen.set(g, now);
+      // Gone: no lease for a whole TTL since it was last seen alive. A Redis restart loses every
+      // lease at once; live gateways renew theirs within a beat of Redis being back, so wait that out.
+      if (seen === undefined || now - seen < HEARTBEAT_TTL_MS) return;
+      if (now - this.redisReadyAt < HEARTBEAT_MS * 1.5) return;
+      this.gatewaySeen.delete(g);
       this.gatewayGone(g);
     });
   }
@@ -279,6 +287,7 @@ export class WorkerAgent {
     if (msg.type === 'cancel') return this.cancel(msg.id);
     if (msg.type === 'shutdown') return; // gateways do not stop remote workers
     if (this.jobs.has(msg.id)) return; // a redelivery of a job already running
+    this.gatewaySeen.set(gateway, Date.now());
     if (msg.type === 'unload') return this.acceptUnload(gateway, msg.id, msg.key);
 
     this.jobs.set(msg.id, { gateway, type: msg.type, key: msg.model.key });
