@@ -209,15 +209,20 @@ maybe('a cluster of gateways and workers', () => {
     });
   });
 
-  it('re-dispatches a request whose worker stopped answering before the first token', async () => {
+  it('re-dispatches requests whose worker stopped answering before the first token', async () => {
     const g = gateways[0]!;
     const list = await workersOf(g);
     const victim = workers.find((w) => w.id === holderOf(list, 'scripted')[0]!.id)!;
     // A frozen worker still looks alive until its heartbeat lapses, so the job goes to it first.
     process.kill(victim.proc.pid!, 'SIGSTOP');
     try {
-      const result = await generate(g, 'scripted');
+      const [result, embedded] = await Promise.all([
+        generate(g, 'scripted'),
+        postJson(`${g.url}/api/embed`, { model: 'random', input: ['hello'] }),
+      ]);
       expect(result).toEqual({ status: 200, text: SCRIPT_TEXT });
+      expect(embedded.status).toBe(200);
+      expect((embedded.json?.embeddings as number[][])[0]!.length).toBeGreaterThan(0);
       const after = await waitFor('the new placement in heartbeats', async () => {
         const l = await workersOf(g);
         return holderOf(l, 'scripted').length ? l : undefined;

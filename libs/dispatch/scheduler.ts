@@ -126,6 +126,13 @@ const FOREVER = 8.64e15;
 /** A worker had no room for the model (out_of_memory even after evicting). */
 class LoadRefused extends Error {}
 
+/** The worker died under a request/response job (as opposed to answering with an error). */
+class WorkerGone extends CorralError {
+  constructor(reason: string) {
+    super('worker_failed', `inference worker stopped (${reason})`);
+  }
+}
+
 export class Scheduler {
   private readonly logger = new Logger('Scheduler');
   private readonly instances = new Map<string, Instance>();
@@ -174,7 +181,7 @@ export class Scheduler {
         },
         onWorkerGone: (reason) => {
           this.jobs.delete(id);
-          reject(new CorralError('worker_failed', `inference worker stopped (${reason})`));
+          reject(new WorkerGone(reason));
         },
       });
       worker.send(build(id));
@@ -486,7 +493,20 @@ export class Scheduler {
     return ns;
   }
 
+  /** Embeds; with `redispatch`, a worker that dies under the job costs a retry elsewhere (embeddings are idempotent). */
   async embed(req: EmbedRequest): Promise<EmbedResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.embedOnce(req);
+      } catch (e) {
+        if (!(e instanceof WorkerGone) || !this.opts.redispatch || attempt >= 2 || req.signal?.aborted)
+          throw e;
+        this.logger.warn(`re-dispatching an embedding of '${req.name}' (${e.message})`);
+      }
+    }
+  }
+
+  private async embedOnce(req: EmbedRequest): Promise<EmbedResult> {
     const inst = await this.acquire(req, req.signal);
     try {
       const reply = await this.call(inst.worker, (id) => ({
