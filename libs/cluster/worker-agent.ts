@@ -94,10 +94,15 @@ export class WorkerAgent {
     this.keys = new ClusterKeys(opts.prefix);
     this.redis = connectRedis(opts.redisUrl, `corral-worker-${this.id}`);
     this.sub = connectRedis(opts.redisUrl, `corral-worker-${this.id}-cancel`);
-    this.redis.on('reconnecting', () => this.opts.log('redis connection lost; reconnecting'));
+    let down = false;
+    this.redis.on('reconnecting', () => {
+      if (!down) this.opts.log(`redis at ${redactUrl(opts.redisUrl)} unreachable; retrying`);
+      down = true;
+    });
     this.redis.on('ready', () => {
       this.redisReadyAt = Date.now();
-      this.opts.log('redis connected');
+      if (down) this.opts.log('redis connection restored');
+      down = false;
     });
   }
 
@@ -429,4 +434,9 @@ export class WorkerAgent {
     // quit, not disconnect: the last replies (the errors of jobs cut short) are flushed first.
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/** A Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

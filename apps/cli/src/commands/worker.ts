@@ -33,7 +33,13 @@ export async function workerCommand(
       CORRAL_CLUSTER: '0',
     });
   } catch (err) {
-    throw new ConfigError((err as Error).message.replace('REDIS_URL', 'REDIS_URL / --redis'));
+    throw new ConfigError(
+      (err as Error).message
+        .replace('REDIS_URL:', 'REDIS_URL / --redis:')
+        .replace('CORRAL_WORKER_MEMORY:', 'CORRAL_WORKER_MEMORY / --memory:')
+        .replace('CORRAL_WORKER_ID:', 'CORRAL_WORKER_ID / --id:')
+        .replace('CORRAL_CLUSTER_PREFIX:', 'CORRAL_CLUSTER_PREFIX / --prefix:'),
+    );
   }
   if (!config.redisUrl) throw new ConfigError('corral worker needs --redis URL (or REDIS_URL)');
   if (flags.memory && parseSize(flags.memory) === undefined)
