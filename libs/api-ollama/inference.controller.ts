@@ -47,9 +47,11 @@ export class InferenceController {
 
   @Scopes('models:read')
   @Get('ps')
-  ps() {
+  async ps() {
+    // In cluster mode: every worker's models (from their heartbeats), not only this gateway's.
+    const running = await this.runs.scheduler.psAll();
     return {
-      models: this.runs.scheduler.ps().map((m) => ({
+      models: running.map((m) => ({
         name: m.name,
         model: m.name,
         size: m.size,

@@ -41,3 +41,24 @@ describe('config docs', () => {
     }
   });
 });
+
+describe('cluster settings', () => {
+  it('CORRAL_CLUSTER=1 needs REDIS_URL and reads prefix and placement', () => {
+    expect(() => loadConfig({ CORRAL_CLUSTER: '1' })).toThrow(/REDIS_URL/);
+    const c = loadConfig({
+      CORRAL_CLUSTER: '1',
+      REDIS_URL: 'redis://r:6379',
+      CORRAL_CLUSTER_PREFIX: 'site-a',
+      CORRAL_PLACEMENT: 'spread',
+    });
+    expect(c.cluster).toEqual({ redisUrl: 'redis://r:6379', prefix: 'site-a', placement: 'spread' });
+    expect(loadConfig({ REDIS_URL: 'redis://r:6379' }).cluster).toBeUndefined();
+  });
+
+  it('reads worker memory as a size', () => {
+    expect(loadConfig({ CORRAL_WORKER_MEMORY: '2GiB' }).worker.memoryBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({ CORRAL_WORKER_MEMORY: '512MiB' }).worker.memoryBytes).toBe(512 * 1024 ** 2);
+    expect(loadConfig({ CORRAL_WORKER_MEMORY: '1000' }).worker.memoryBytes).toBe(1000);
+    expect(() => loadConfig({ CORRAL_WORKER_MEMORY: 'lots' })).toThrow(/CORRAL_WORKER_MEMORY/);
+  });
+});

@@ -53,9 +53,28 @@ export const ENV_KEYS = {
   CORRAL_AUDIT_EXPORT_DIR: 'Where retention writes audit exports. Defaults to $CORRAL_HOME/audit-archive.',
   CORRAL_AUDIT:
     'on or off. off stops recording request and admin events: for benchmarking and debugging only, never in production. Defaults to on.',
+  CORRAL_CLUSTER:
+    '1: cluster mode (needs REDIS_URL): the gateway forks no workers and schedules on the `corral worker` processes it finds in Redis. Defaults to 0 (embedded).',
+  CORRAL_CLUSTER_PREFIX:
+    'Prefix of every Redis key, channel and BullMQ queue of the cluster (several clusters can share one Redis). Defaults to corral.',
+  CORRAL_PLACEMENT:
+    'Where new model instances go: binpack (fullest worker that fits) or spread (emptiest worker). Defaults to binpack.',
+  CORRAL_WORKER_MEMORY:
+    '`corral worker`: bytes it may fill with models (e.g. 20GiB, 512MiB). Defaults to free GPU memory, or 90% of free RAM on CPU.',
+  CORRAL_WORKER_ID: '`corral worker`: its id in the cluster. Defaults to <hostname>-<pid>.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
 } as const;
+
+/** `8GiB`, `512MiB`, `1.5GB`, `1024` (bytes) → bytes. */
+export function parseSize(value: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const pow = { b: 0, k: 1, m: 2, g: 3, t: 4 }[unit[0] as 'b' | 'k' | 'm' | 'g' | 't'];
+  const base = unit.includes('i') || unit.length === 1 ? 1024 : 1000;
+  return Math.round(Number(m[1]) * base ** pow);
+}
 
 export type EnvKey = keyof typeof ENV_KEYS;
 
@@ -92,6 +111,20 @@ const EnvSchema = z.object({
   CORRAL_AUDIT_RETENTION_DAYS: int(0).default(0),
   CORRAL_AUDIT_EXPORT_DIR: z.string().min(1).optional(),
   CORRAL_AUDIT: z.enum(['on', 'off']).default('on'),
+  CORRAL_CLUSTER: z.enum(['0', '1', 'true', 'false']).default('0'),
+  CORRAL_CLUSTER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+    .default('corral'),
+  CORRAL_PLACEMENT: z.enum(['binpack', 'spread']).default('binpack'),
+  CORRAL_WORKER_MEMORY: z
+    .string()
+    .refine((v) => parseSize(v) !== undefined, 'must be a size like 8GiB, 512MiB or a number of bytes')
+    .optional(),
+  CORRAL_WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . - only')
+    .optional(),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
 });
@@ -133,6 +166,12 @@ export interface CorralConfig {
   oidc?: OidcConfig;
   /** Pull and push between registries (CORRAL_REGISTRY_*, CORRAL_PULL_*). */
   registry: RegistryConfig;
+  /** Cluster mode (CORRAL_CLUSTER=1 with REDIS_URL); undefined in the embedded mode. */
+  cluster?: { redisUrl: string; prefix: string; placement: 'binpack' | 'spread' };
+  /** Key prefix a `corral worker` joins under (also set without cluster mode). */
+  clusterPrefix: string;
+  /** `corral worker` settings. */
+  worker: { memoryBytes?: number; id?: string };
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -184,5 +223,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     auditEnabled: e.CORRAL_AUDIT === 'on',
     oidc: oidcConfig(e),
     registry: registryConfig(e),
+    cluster: clusterConfig(e),
+    clusterPrefix: e.CORRAL_CLUSTER_PREFIX,
+    worker: {
+      memoryBytes: e.CORRAL_WORKER_MEMORY ? parseSize(e.CORRAL_WORKER_MEMORY) : undefined,
+      id: e.CORRAL_WORKER_ID,
+    },
   };
+}
+
+function clusterConfig(e: z.infer<typeof EnvSchema>): CorralConfig['cluster'] {
+  if (e.CORRAL_CLUSTER !== '1' && e.CORRAL_CLUSTER !== 'true') return undefined;
+  if (!e.REDIS_URL)
+    throw new Error(
+      'invalid configuration:\n  CORRAL_CLUSTER: cluster mode needs REDIS_URL (the coordination Redis)',
+    );
+  return { redisUrl: e.REDIS_URL, prefix: e.CORRAL_CLUSTER_PREFIX, placement: e.CORRAL_PLACEMENT };
 }

@@ -9,7 +9,7 @@ import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
 import { AsyncQueue } from './async-queue';
 import { FairQueue, type FairShare } from './fair-queue';
-import type { WorkerPool } from './worker-pool';
+import type { WorkerSource } from './worker-pool';
 import type { WorkerLink } from './worker-link';
 import type {
   Constraint,
@@ -68,10 +68,33 @@ export interface RunningModel {
   workerId: string;
 }
 
+/**
+ * Where a new instance may be loaded (cluster mode). Without one, the scheduler picks the worker with
+ * the fewest instances, as the embedded deployment always has.
+ */
+export interface Placement {
+  /** Bytes the instance will need (reads the GGUF header; called before `candidates`). */
+  estimate(spec: ModelSpec): Promise<number>;
+  /** Workers to try, best first; each may still refuse (no room), then the next is tried. */
+  candidates(spec: ModelSpec, bytes: number, workers: WorkerLink[]): WorkerLink[];
+}
+
+/** The whole cluster's running models, for /api/ps on any gateway (cluster mode). */
+export interface ClusterView {
+  ps(local: RunningModel[]): Promise<RunningModel[]>;
+}
+
 export interface SchedulerOptions {
   maxLoadedModels: number;
   maxQueue: number;
   loadTimeoutMs: number;
+  placement?: Placement;
+  /**
+   * Re-dispatch a generation whose worker died before it streamed a token (to another worker).
+   * Cluster mode turns it on; the embedded mode keeps failing such requests (its only worker restarts).
+   */
+  redispatch?: boolean;
+  view?: ClusterView;
 }
 
 interface Instance {
@@ -100,6 +123,16 @@ interface PendingJob {
 
 const FOREVER = 8.64e15;
 
+/** A worker had no room for the model (out_of_memory even after evicting). */
+class LoadRefused extends Error {}
+
+/** The worker died under a request/response job (as opposed to answering with an error). */
+class WorkerGone extends CorralError {
+  constructor(reason: string) {
+    super('worker_failed', `inference worker stopped (${reason})`);
+  }
+}
+
 export class Scheduler {
   private readonly logger = new Logger('Scheduler');
   private readonly instances = new Map<string, Instance>();
@@ -107,7 +140,7 @@ export class Scheduler {
   private queued = 0;
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: WorkerSource,
     private readonly opts: SchedulerOptions,
   ) {
     pool.onWorkerUp((w) => w.onMessage((m) => this.route(m)));
@@ -148,7 +181,7 @@ export class Scheduler {
         },
         onWorkerGone: (reason) => {
           this.jobs.delete(id);
-          reject(new CorralError('worker_failed', `inference worker stopped (${reason})`));
+          reject(new WorkerGone(reason));
         },
       });
       worker.send(build(id));
@@ -171,7 +204,12 @@ export class Scheduler {
   private async acquire(t: RunTarget, signal?: AbortSignal): Promise<Instance> {
     const spec = this.specFor(t);
     let inst = this.instances.get(spec.key);
-    if (!inst) inst = await this.startInstance(t, spec);
+    if (!inst && this.opts.placement) {
+      const bytes = await this.opts.placement.estimate(spec).catch(() => 0);
+      // Another request may have started the instance while the estimate was read.
+      inst = this.instances.get(spec.key) ?? this.startInstance(t, spec, bytes);
+    }
+    if (!inst) inst = this.startInstance(t, spec, 0);
     await inst.ready;
     clearTimeout(inst.timer);
     inst.keepAliveMs = t.keepAliveMs;
@@ -240,13 +278,16 @@ export class Scheduler {
       .sort((a, b) => a.lastUsed - b.lastUsed)[0];
   }
 
-  private async startInstance(t: RunTarget, spec: ModelSpec): Promise<Instance> {
-    const worker = this.chooseWorker();
+  private startInstance(t: RunTarget, spec: ModelSpec, bytes: number): Instance {
+    const order = this.opts.placement
+      ? this.opts.placement.candidates(spec, bytes, this.pool.workers())
+      : [this.chooseWorker()];
+    if (order.length === 0) throw new CorralError('unavailable', 'no inference worker is running');
     const inst: Instance = {
       key: spec.key,
       target: t,
       spec,
-      worker,
+      worker: order[0]!,
       ready: Promise.resolve(),
       active: 0,
       waiters: new FairQueue(),
@@ -258,33 +299,57 @@ export class Scheduler {
     this.instances.set(spec.key, inst);
     inst.ready = (async () => {
       try {
-        await this.makeRoom(worker, spec.key);
-        for (let attempt = 0; ; attempt++) {
-          const reply = await this.withTimeout(
-            this.call(worker, (id) => ({ type: 'load', id, model: spec })),
-          );
-          if (reply.type === 'loaded') {
-            inst.loaded = reply.model;
-            inst.pendingLoadNs = reply.model.loadDurationNs;
+        for (let i = 0; ; i++) {
+          inst.worker = order[i]!;
+          try {
+            await this.loadOn(inst, t, spec);
+            // A worker that died under an earlier attempt took the instance out of the map.
+            if (!this.instances.has(spec.key)) this.instances.set(spec.key, inst);
             return;
-          }
-          if (reply.type === 'error' && reply.code === 'out_of_memory' && attempt === 0) {
-            // Memory is short: free the idle least-recently-used model and try once more.
-            const victim = this.evictLeastRecentIdle(worker, spec.key);
-            if (victim) {
-              await this.unloadInstance(victim);
-              continue;
+          } catch (e) {
+            // With a placement (cluster), a worker without room or one that died is not the end:
+            // the next candidate is tried.
+            const retryable =
+              e instanceof LoadRefused || (e instanceof CorralError && e.code === 'worker_failed');
+            if (!this.opts.placement || !retryable || i + 1 >= order.length) {
+              if (e instanceof LoadRefused) throw new CorralError('model_load_failed', e.message);
+              throw e;
             }
+            this.logger.warn(`${e.message}; trying worker ${order[i + 1]!.id}`);
           }
-          const msg = reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`;
-          throw new CorralError('model_load_failed', `failed to load model '${t.name}': ${msg}`);
         }
       } catch (e) {
-        this.instances.delete(spec.key);
+        if (this.instances.get(spec.key) === inst) this.instances.delete(spec.key);
         throw e;
       }
     })();
     return inst;
+  }
+
+  private async loadOn(inst: Instance, t: RunTarget, spec: ModelSpec): Promise<void> {
+    const worker = inst.worker;
+    await this.makeRoom(worker, spec.key);
+    for (let attempt = 0; ; attempt++) {
+      const reply = await this.withTimeout(this.call(worker, (id) => ({ type: 'load', id, model: spec })));
+      if (reply.type === 'loaded') {
+        inst.loaded = reply.model;
+        inst.pendingLoadNs = reply.model.loadDurationNs;
+        return;
+      }
+      if (reply.type === 'error' && reply.code === 'out_of_memory') {
+        if (attempt === 0) {
+          // Memory is short: free the idle least-recently-used model and try once more.
+          const victim = this.evictLeastRecentIdle(worker, spec.key);
+          if (victim) {
+            await this.unloadInstance(victim);
+            continue;
+          }
+        }
+        throw new LoadRefused(`failed to load model '${t.name}': ${reply.message}`);
+      }
+      const msg = reply.type === 'error' ? reply.message : `unexpected reply ${reply.type}`;
+      throw new CorralError('model_load_failed', `failed to load model '${t.name}': ${msg}`);
+    }
   }
 
   private async makeRoom(worker: WorkerLink, key: string): Promise<void> {
@@ -331,18 +396,38 @@ export class Scheduler {
     }
   }
 
-  /** Streams one generation. Throws CorralError before the first event if it cannot start. */
+  /**
+   * Streams one generation. Throws CorralError before the first event if it cannot start. With
+   * `redispatch`, a worker that dies before the first token costs a retry on another worker, not
+   * the request; once a token has streamed, the stream ends with the error.
+   */
   async *generate(req: GenerateRequest): AsyncGenerator<GenerationEvent> {
+    for (let attempt = 0; ; attempt++) {
+      const outcome = yield* this.generateOnce(req, this.opts.redispatch === true && attempt < 2);
+      if (outcome === 'done') return;
+      this.logger.warn(`re-dispatching a generation of '${req.name}' (${outcome})`);
+    }
+  }
+
+  /** One try; returns 'done', or the reason to retry when the worker died before any token. */
+  private async *generateOnce(
+    req: GenerateRequest,
+    mayRetry: boolean,
+  ): AsyncGenerator<GenerationEvent, string> {
     const inst = await this.acquire(req, req.signal);
     const id = randomUUID();
     const events = new AsyncQueue<GenerationEvent>();
     let finished = false;
+    let streamed = false;
+    let retryReason: string | undefined;
     const onAbort = () => inst.worker.send({ type: 'cancel', id });
     this.jobs.set(id, {
       worker: inst.worker,
       onMessage: (m) => {
-        if (m.type === 'chunk') events.push({ type: 'chunk', text: m.text, tokens: m.tokens });
-        else if (m.type === 'done') {
+        if (m.type === 'chunk') {
+          streamed = true;
+          events.push({ type: 'chunk', text: m.text, tokens: m.tokens });
+        } else if (m.type === 'done') {
           finished = true;
           events.push({ ...m, loadDurationNs: m.loadDurationNs + this.takeLoadNs(inst) });
           events.end();
@@ -355,6 +440,11 @@ export class Scheduler {
       },
       onWorkerGone: (reason) => {
         finished = true;
+        if (mayRetry && !streamed && !req.signal?.aborted) {
+          retryReason = `worker ${inst.worker.id} stopped before the first token: ${reason}`;
+          events.end();
+          return;
+        }
         events.fail(
           new CorralError('worker_failed', `inference worker stopped while generating (${reason})`),
         );
@@ -394,6 +484,7 @@ export class Scheduler {
         this.release(inst);
       }
     }
+    return retryReason ?? 'done';
   }
 
   private takeLoadNs(inst: Instance): number {
@@ -402,7 +493,20 @@ export class Scheduler {
     return ns;
   }
 
+  /** Embeds; with `redispatch`, a worker that dies under the job costs a retry elsewhere (embeddings are idempotent). */
   async embed(req: EmbedRequest): Promise<EmbedResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.embedOnce(req);
+      } catch (e) {
+        if (!(e instanceof WorkerGone) || !this.opts.redispatch || attempt >= 2 || req.signal?.aborted)
+          throw e;
+        this.logger.warn(`re-dispatching an embedding of '${req.name}' (${e.message})`);
+      }
+    }
+  }
+
+  private async embedOnce(req: EmbedRequest): Promise<EmbedResult> {
     const inst = await this.acquire(req, req.signal);
     try {
       const reply = await this.call(inst.worker, (id) => ({
@@ -485,6 +589,12 @@ export class Scheduler {
         contextLength: i.spec.numCtx,
         workerId: i.worker.id,
       }));
+  }
+
+  /** What /api/ps shows: this gateway's instances, or in cluster mode every worker's. */
+  async psAll(): Promise<RunningModel[]> {
+    const local = this.ps();
+    return this.opts.view ? this.opts.view.ps(local) : local;
   }
 
   /** Sequences in use and requests waiting, per model (for metrics and the admin API). */

@@ -113,7 +113,7 @@ export class ChildProcessWorkerLink implements WorkerLink {
  * The per-token message, checked by hand: the same conditions as its schema at a fraction of the cost
  * (the schema pass was ~5% of the gateway's busy time at 16 streams). Anything else goes through zod.
  */
-function isWellFormedChunk(raw: unknown): raw is Extract<FromWorker, { type: 'chunk' }> {
+export function isWellFormedChunk(raw: unknown): raw is Extract<FromWorker, { type: 'chunk' }> {
   if (typeof raw !== 'object' || raw === null) return false;
   const m = raw as Record<string, unknown>;
   return (

@@ -13,7 +13,15 @@ export interface WorkerPoolOptions {
   create?: (id: string) => WorkerLink;
 }
 
-export class WorkerPool {
+/** Where the scheduler's workers come from: forked here (WorkerPool) or found in Redis (cluster). */
+export interface WorkerSource {
+  /** Live workers that have said hello. */
+  workers(): WorkerLink[];
+  onWorkerUp(cb: (w: WorkerLink) => void): void;
+  onWorkerDown(cb: (w: WorkerLink, reason: string) => void): void;
+}
+
+export class WorkerPool implements WorkerSource {
   private readonly logger = new Logger('WorkerPool');
   private readonly links = new Map<string, WorkerLink>();
   private readonly ready = new Set<string>();

@@ -27,6 +27,7 @@ const verbs = {
   migrate: () => require('./commands/migrate') as typeof import('./commands/migrate'),
   pull: () => require('./commands/pull') as typeof import('./commands/pull'),
   push: () => require('./commands/push') as typeof import('./commands/push'),
+  worker: () => require('./commands/worker') as typeof import('./commands/worker'),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -45,6 +46,7 @@ Environment Variables:
       OLLAMA_NUM_PARALLEL        Parallel requests per model (default 4)
       OLLAMA_MAX_LOADED_MODELS   Most models loaded at once per worker (default 3)
       DATABASE_URL, REDIS_URL    Cluster mode (PostgreSQL and Redis)
+      CORRAL_CLUSTER=1           Schedule on \`corral worker\` processes found in Redis (docs/cluster.md)
 `;
 
 /** The package version, found by walking up (the path differs between src/ and dist/). */
@@ -95,6 +97,23 @@ export function buildProgram(): Command {
     .description('Start corral')
     .addHelpText('after', SERVE_ENV)
     .action(act(() => verbs.serve().serveCommand({ log: (l) => process.stdout.write(l + '\n') })));
+
+  program
+    .command('worker')
+    .description('Join a cluster as an inference worker (docs/cluster.md)')
+    .option('--redis <url>', 'Redis of the cluster (default: REDIS_URL)')
+    .option('--models <dir>', 'Models directory shared with the gateways (default: OLLAMA_MODELS)')
+    .option(
+      '--memory <size>',
+      'Memory to fill with models, e.g. 20GiB (default: CORRAL_WORKER_MEMORY, else free memory)',
+    )
+    .option('--id <id>', 'Worker id (default: CORRAL_WORKER_ID, else <hostname>-<pid>)')
+    .option('--prefix <prefix>', 'Cluster key prefix (default: CORRAL_CLUSTER_PREFIX, else corral)')
+    .action(
+      act((flags: import('./commands/worker').WorkerFlags) =>
+        verbs.worker().workerCommand(flags, { log: (l) => process.stdout.write(l + '\n') }),
+      ),
+    );
 
   program
     .command('migrate')

@@ -9,7 +9,16 @@ import { Logger, type LogLevel } from '@nestjs/common';
 import type { CorralConfig } from '@corral/config';
 import { openDatabase } from '@corral/persistence';
 import { createRegistry } from '@corral/registry';
-import { Scheduler, WorkerPool } from '@corral/dispatch';
+import { Scheduler, WorkerPool, type SchedulerOptions, type WorkerSource } from '@corral/dispatch';
+import {
+  ClusterAdminModule,
+  ClusterPlacement,
+  ClusterPool,
+  ClusterPsView,
+  ClusterWorkersSnapshot,
+  EmbeddedWorkersSnapshot,
+  type WorkersSnapshot,
+} from '@corral/cluster';
 import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
@@ -52,34 +61,71 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   if (boot.keyFile) logger.log(`First start: admin API key written to ${boot.keyFile} (mode 0600)`);
   // --- end auth ---
   const registry = createRegistry({ modelsDir: config.modelsDir });
-  const workerCount = config.workers === 'auto' ? 1 : config.workers;
-  const pool = new WorkerPool({
-    count: workerCount,
-    env: {
-      CORRAL_GPU: config.gpu,
-      ...(config.threads ? { CORRAL_THREADS: String(config.threads) } : {}),
-    },
-  });
-  const scheduler = new Scheduler(pool, {
+  const base: SchedulerOptions = {
     maxLoadedModels: config.maxLoadedModels,
     maxQueue: config.maxQueue,
     loadTimeoutMs: config.loadTimeoutMs,
-  });
-  pool.start();
+  };
+  let workers: {
+    source: WorkerSource;
+    start(): void;
+    close(): Promise<void>;
+    waitReady(ms: number): Promise<void>;
+  };
+  let scheduler: Scheduler;
+  let snapshot: WorkersSnapshot;
+  if (config.cluster) {
+    // Cluster mode: no local workers; `corral worker` processes announce themselves in Redis.
+    const pool = new ClusterPool({ redisUrl: config.cluster.redisUrl, prefix: config.cluster.prefix });
+    scheduler = new Scheduler(pool, {
+      ...base,
+      placement: new ClusterPlacement(pool, config.cluster.placement),
+      redispatch: true,
+      view: new ClusterPsView(
+        pool,
+        config.keepAliveMs,
+        async (name) => (await registry.resolve(name)).details,
+      ),
+    });
+    snapshot = new ClusterWorkersSnapshot(pool, scheduler);
+    workers = {
+      source: pool,
+      start: () => pool.start(),
+      close: () => pool.close(),
+      waitReady: async () => {},
+    };
+    logger.log(`cluster mode: gateway ${pool.gatewayId}, Redis key prefix ${config.cluster.prefix}`);
+  } else {
+    const workerCount = config.workers === 'auto' ? 1 : config.workers;
+    const pool = new WorkerPool({
+      count: workerCount,
+      env: {
+        CORRAL_GPU: config.gpu,
+        ...(config.threads ? { CORRAL_THREADS: String(config.threads) } : {}),
+      },
+    });
+    scheduler = new Scheduler(pool, base);
+    snapshot = new EmbeddedWorkersSnapshot(pool, scheduler);
+    workers = {
+      source: pool,
+      start: () => pool.start(),
+      close: () => pool.close(),
+      waitReady: (ms) => pool.waitReady(ms),
+    };
+  }
+  workers.start();
 
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     requestIdHeader: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.with({ config, database, registry, scheduler }),
-    adapter,
-    {
-      logger: nestLevels(config.logLevel),
-      bodyParser: false,
-    },
-  );
+  const root = AppModule.with({ config, database, registry, scheduler });
+  root.imports = [...(root.imports ?? []), ClusterAdminModule.with(snapshot)];
+  const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
+    logger: nestLevels(config.logLevel),
+    bodyParser: false,
+  });
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
   // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
@@ -89,7 +135,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     reply.header('x-corral-version', CORRAL_VERSION);
   });
   await app.listen(config.port, config.host);
-  await pool.waitReady(120_000).catch((e: Error) => logger.error(e.message));
+  await workers.waitReady(120_000).catch((e: Error) => logger.error(e.message));
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -107,10 +153,10 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
       closed = true;
       // Let in-flight requests finish, but not forever: after the grace period the workers are
       // stopped, which ends the remaining generations with an error and lets the server close.
-      const grace = setTimeout(() => void pool.close(), SHUTDOWN_GRACE_MS);
+      const grace = setTimeout(() => void workers.close(), SHUTDOWN_GRACE_MS);
       await app.close();
       clearTimeout(grace);
-      await pool.close();
+      await workers.close();
       await database.close();
     },
   };

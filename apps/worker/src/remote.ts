@@ -1,0 +1,38 @@
+/**
+ * A cluster worker (`corral worker --redis URL`): the same inference host the embedded worker process
+ * runs, driven by the cluster transport instead of the IPC channel. It runs in the CLI's process.
+ */
+import { WorkerHost } from '@corral/inference';
+// Direct file imports: the worker needs the transport, not the gateway's admin controller (and its
+// auth dependencies) that the @corral/cluster index also exports.
+import { WorkerAgent } from '../../../libs/cluster/worker-agent';
+import { SharedDirectoryBlobSource } from '../../../libs/cluster/blob-source';
+
+export interface RemoteWorkerOptions {
+  redisUrl: string;
+  prefix: string;
+  modelsDir: string;
+  memoryBytes?: number;
+  id?: string;
+  log: (line: string) => void;
+}
+
+export interface RunningWorker {
+  id: string;
+  stop(): Promise<void>;
+}
+
+export async function startRemoteWorker(opts: RemoteWorkerOptions): Promise<RunningWorker> {
+  const host = new WorkerHost({ log: opts.log });
+  const agent = new WorkerAgent({
+    redisUrl: opts.redisUrl,
+    prefix: opts.prefix,
+    id: opts.id,
+    host,
+    blobs: new SharedDirectoryBlobSource(opts.modelsDir),
+    memoryBytes: opts.memoryBytes,
+    log: opts.log,
+  });
+  await agent.start();
+  return { id: agent.id, stop: () => agent.stop() };
+}

@@ -1,0 +1,49 @@
+/**
+ * How a remote worker gets a model's files. The gateway names files by the path it sees in its own
+ * models directory (`<models>/blobs/sha256-<hex>`); the worker turns that into a local file through
+ * a BlobSource. Today: a shared directory (the same OLLAMA_MODELS mounted on every host). An HTTP
+ * source that pulls `/v2/<name>/blobs/<digest>` from a gateway with digest verification plugs in here.
+ */
+import { access } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+
+export interface BlobRef {
+  /** `sha256:<hex>` */
+  digest: string;
+  /** The path on the gateway that sent the job (for messages). */
+  gatewayPath: string;
+}
+
+export interface BlobSource {
+  readonly description: string;
+  /** A local path holding the blob's bytes, fetching them first where the source must. */
+  resolve(ref: BlobRef, signal?: AbortSignal): Promise<string>;
+}
+
+/** `.../blobs/sha256-<hex>` → `sha256:<hex>`; undefined for a path outside a blob store. */
+export function digestOfPath(path: string): string | undefined {
+  const m = /^sha256[-:]([0-9a-f]{64})$/.exec(basename(path));
+  return m ? `sha256:${m[1]}` : undefined;
+}
+
+/** The models directory shared by every host (NFS, a cluster file system, a read-only volume). */
+export class SharedDirectoryBlobSource implements BlobSource {
+  constructor(private readonly modelsDir: string) {}
+
+  get description(): string {
+    return `shared directory ${this.modelsDir}`;
+  }
+
+  async resolve(ref: BlobRef): Promise<string> {
+    const local = join(this.modelsDir, 'blobs', ref.digest.replace(':', '-'));
+    try {
+      await access(local);
+    } catch {
+      throw new Error(
+        `blob ${ref.digest} is not in this worker's models directory ${this.modelsDir} ` +
+          `(mount the gateway's OLLAMA_MODELS there)`,
+      );
+    }
+    return local;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Where a model instance is loaded in the cluster. A worker that already holds the instance (another
+ * gateway loaded it) comes first, so gateways share instances instead of each loading its own copy.
+ * Otherwise the workers with room for the estimated footprint are ordered by policy: binpack (the
+ * fullest worker that still fits, keeping whole workers free for big models) or spread (the emptiest
+ * first, spreading load). Workers without room come last: the scheduler may evict its idle models
+ * there, and the worker itself refuses a load that would over-commit it.
+ */
+import type { ModelSpec, Placement, WorkerLink } from '@corral/dispatch';
+import { estimateFootprint } from './estimate';
+import type { ClusterPool } from './cluster-pool';
+import { freeBytes } from './status';
+
+export type PlacementPolicy = 'binpack' | 'spread';
+
+/** How long this gateway counts its own fresh placement before the worker's heartbeat shows it. */
+const PENDING_MS = 15_000;
+
+export class ClusterPlacement implements Placement {
+  /** Loads this gateway just placed, per worker: heartbeats lag them by up to a beat. */
+  private readonly pending = new Map<string, { key: string; bytes: number; at: number }[]>();
+
+  constructor(
+    private readonly pool: ClusterPool,
+    readonly policy: PlacementPolicy = 'binpack',
+  ) {}
+
+  async estimate(spec: ModelSpec): Promise<number> {
+    const fp = await estimateFootprint(
+      spec.path,
+      spec.numCtx,
+      spec.numParallel,
+      spec.adapters.map((a) => a.path),
+    );
+    return fp.totalBytes;
+  }
+
+  candidates(spec: ModelSpec, bytes: number, workers: WorkerLink[]): WorkerLink[] {
+    const now = Date.now();
+    const scored = workers.flatMap((w) => {
+      const s = this.pool.status(w.id);
+      if (!s) return [];
+      const mine = (this.pending.get(w.id) ?? []).filter(
+        (p) => now - p.at < PENDING_MS && !s.models.some((m) => m.key === p.key),
+      );
+      this.pending.set(w.id, mine);
+      return [{ w, s, free: freeBytes(s) - mine.reduce((n, p) => n + p.bytes, 0) }];
+    });
+    const holding = scored
+      .filter(({ s }) => s.models.some((m) => m.key === spec.key))
+      .sort((a, b) => load(a.s, spec.key) - load(b.s, spec.key));
+    const rest = scored.filter((x) => !holding.includes(x));
+    const fits = rest.filter((x) => x.free >= bytes);
+    fits.sort((a, b) => (this.policy === 'binpack' ? a.free - b.free : b.free - a.free));
+    const tight = rest.filter((x) => x.free < bytes).sort((a, b) => b.free - a.free);
+    const order = [...holding, ...fits, ...tight].map((x) => x.w);
+    const first = order[0];
+    if (first && !holding.some((x) => x.w === first)) {
+      this.pending.get(first.id)?.push({ key: spec.key, bytes, at: now });
+    }
+    return order;
+  }
+}
+
+function load(s: { models: { key: string; active: number; numParallel: number }[] }, key: string): number {
+  const m = s.models.find((x) => x.key === key);
+  return m ? m.active / m.numParallel : 0;
+}

@@ -1,0 +1,442 @@
+/**
+ * The worker side of the cluster transport: takes jobs addressed to this worker from its BullMQ queue,
+ * hands them to the inference host (the same WorkerHost the embedded worker process runs), sends every
+ * reply into the Redis Stream of the gateway that sent the job, takes cancellations from a pub/sub
+ * channel, and announces itself with a heartbeat. It is also the source of truth for what is loaded:
+ * it refuses a load that would over-commit its memory, keeps a model loaded while any live gateway
+ * holds it, and stops the jobs of a gateway whose lease lapsed (a gateway that died).
+ */
+import { hostname, freemem } from 'node:os';
+import { Worker as BullWorker, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type FromWorker,
+  type LoadedModel,
+  type ModelSpec,
+  type ToWorker,
+  ToWorkerSchema,
+  type WorkerInfo,
+} from '@corral/dispatch';
+import { type BlobSource, digestOfPath } from './blob-source';
+import { estimateFootprint } from './estimate';
+import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from './keys';
+import { connectRedis, withDeadline } from './redis';
+import type { WorkerStatus } from './status';
+
+/** The part of WorkerHost (libs/inference) the agent drives. */
+export interface InferenceHost {
+  start(): Promise<WorkerInfo>;
+  handle(msg: unknown): void;
+  onMessage(cb: (m: FromWorker) => void): () => void;
+  loadedModels(): Promise<LoadedModel[]>;
+  shutdown(): Promise<void>;
+}
+
+export interface WorkerAgentOptions {
+  redisUrl: string;
+  prefix: string;
+  id?: string;
+  host: InferenceHost;
+  blobs: BlobSource;
+  /** Bytes this worker may fill with models; default: free GPU memory, or free RAM on the CPU backend. */
+  memoryBytes?: number;
+  log: (line: string) => void;
+}
+
+/** What a job from the queue carries besides the protocol message. */
+export interface QueuedJob {
+  msg: unknown;
+  gateway: string;
+  sentAt: number;
+}
+
+interface RunningJob {
+  gateway: string;
+  type: ToWorker['type'];
+  key?: string;
+}
+
+interface Held {
+  spec: ModelSpec;
+  bytes: number;
+  holders: Set<string>;
+  active: number;
+}
+
+const TERMINAL = new Set(['done', 'error', 'loaded', 'unloaded', 'embeddings', 'tokenized']);
+/** Replies a gateway has not read are dropped after this (its lease lapsed long before). */
+const REPLY_STREAM_TTL_MS = 120_000;
+const REPLY_STREAM_MAXLEN = 100_000;
+
+export class WorkerAgent {
+  readonly id: string;
+  private readonly keys: ClusterKeys;
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private bull?: BullWorker<QueuedJob>;
+  private info?: WorkerInfo;
+  private memoryBytes = 0;
+  private readonly jobs = new Map<string, RunningJob>();
+  private readonly models = new Map<string, Held>();
+  private readonly earlyCancels = new Map<string, number>();
+  /** When each gateway was last known alive (its lease seen, or a job received from it). */
+  private readonly gatewaySeen = new Map<string, number>();
+  /** When the Redis connection last became ready: leases lost in a Redis restart need a beat to return. */
+  private redisReadyAt = Date.now();
+  private beat?: NodeJS.Timeout;
+  private readonly startedAt = Date.now();
+  private stopping = false;
+  private internalSeq = 0;
+  private lastLoaded: LoadedModel[] = [];
+
+  constructor(private readonly opts: WorkerAgentOptions) {
+    this.id = opts.id ?? `${hostname()}-${process.pid}`;
+    this.keys = new ClusterKeys(opts.prefix);
+    this.redis = connectRedis(opts.redisUrl, `corral-worker-${this.id}`);
+    this.sub = connectRedis(opts.redisUrl, `corral-worker-${this.id}-cancel`);
+    let down = false;
+    this.redis.on('reconnecting', () => {
+      if (!down) this.opts.log(`redis at ${redactUrl(opts.redisUrl)} unreachable; retrying`);
+      down = true;
+    });
+    this.redis.on('ready', () => {
+      this.redisReadyAt = Date.now();
+      if (down) this.opts.log('redis connection restored');
+      down = false;
+    });
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    this.info = await this.opts.host.start();
+    this.memoryBytes =
+      this.opts.memoryBytes ??
+      (this.info.gpus.length > 0
+        ? this.info.gpus.reduce((s, g) => s + g.freeBytes, 0)
+        : Math.round(this.info.ramFreeBytes * 0.9));
+    this.opts.host.onMessage((m) => this.reply(m));
+
+    await this.sub.subscribe(this.keys.cancel(this.id));
+    this.sub.on('message', (_channel: string, jobId: string) => this.cancel(jobId));
+
+    // A fresh id per process: anything in the queue was meant for a previous incarnation.
+    const queue = new Queue(this.keys.queue(this.id), { connection: this.redis, prefix: this.keys.bull });
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    this.bull = new BullWorker<QueuedJob>(this.keys.queue(this.id), async (job) => this.accept(job.data), {
+      connection: this.redis.duplicate(),
+      prefix: this.keys.bull,
+      concurrency: 256,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+    });
+    this.bull.on('error', (e) => log(`job queue: ${e.message}`));
+    await this.bull.waitUntilReady();
+
+    await this.heartbeat();
+    this.beat = setInterval(() => void this.tick(), HEARTBEAT_MS);
+    log(
+      `worker ${this.id} joined the cluster (prefix ${this.opts.prefix}): backend ${this.info.backend}, ` +
+        `${this.info.threads} threads, memory budget ${(this.memoryBytes / 2 ** 20).toFixed(0)} MiB, ` +
+        `models from ${this.opts.blobs.description}`,
+    );
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.heartbeat();
+      await this.checkGateways();
+    } catch (e) {
+      this.opts.log(`heartbeat failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const old = Date.now() - 60_000;
+    for (const [id, at] of this.earlyCancels) if (at < old) this.earlyCancels.delete(id);
+  }
+
+  async status(): Promise<WorkerStatus> {
+    const info = this.info!;
+    const loaded = new Map((await this.loadedModels()).map((m) => [m.key, m]));
+    const models = [...this.models.entries()]
+      .filter(([key]) => loaded.has(key))
+      .map(([key, h]) => {
+        const l = loaded.get(key)!;
+        return {
+          key,
+          name: h.spec.name,
+          sizeBytes: l.sizeBytes,
+          vramBytes: l.vramBytes,
+          numCtx: l.numCtx,
+          numParallel: l.numParallel,
+          active: h.active,
+          holders: [...h.holders],
+        };
+      });
+    return {
+      id: this.id,
+      host: hostname(),
+      at: Date.now(),
+      startedAt: this.startedAt,
+      info: info.gpus.length > 0 ? info : { ...info, ramFreeBytes: freemem() },
+      memoryBytes: this.memoryBytes,
+      usedBytes: this.usedBytes(),
+      models,
+      jobs: this.jobs.size,
+    };
+  }
+
+  /**
+   * The host's loaded models. It answers once loads in progress settle, which for a big model takes
+   * minutes; the heartbeat must not wait that long, so it uses the last answer meanwhile.
+   */
+  private async loadedModels(): Promise<LoadedModel[]> {
+    const fresh = this.opts.host.loadedModels().then((l) => (this.lastLoaded = l));
+    const late = new Promise<LoadedModel[]>((r) => setTimeout(() => r(this.lastLoaded), 250).unref());
+    return Promise.race([fresh, late]);
+  }
+
+  private usedBytes(): number {
+    let used = 0;
+    for (const h of this.models.values()) used += h.bytes;
+    return used;
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.stopping) return;
+    const status = await this.status();
+    await withDeadline(
+      this.redis
+        .multi()
+        .set(this.keys.worker(this.id), JSON.stringify(status), 'PX', HEARTBEAT_TTL_MS)
+        .sadd(this.keys.workers, this.id)
+        .exec(),
+      HEARTBEAT_MS,
+      'heartbeat',
+    );
+  }
+
+  /** Stops the jobs of gateways whose lease lapsed, and lets go of the models only they held. */
+  private async checkGateways(): Promise<void> {
+    const gateways = new Set<string>();
+    for (const j of this.jobs.values()) gateways.add(j.gateway);
+    for (const h of this.models.values()) for (const g of h.holders) gateways.add(g);
+    if (gateways.size === 0) return;
+    const list = [...gateways];
+    const alive = await withDeadline(
+      this.redis.mget(list.map((g) => this.keys.gateway(g))),
+      HEARTBEAT_MS,
+      'gateway leases',
+    );
+    const now = Date.now();
+    list.forEach((g, i) => {
+      if (alive[i] !== null) {
+        this.gatewaySeen.set(g, now);
+        return;
+      }
+      const seen = this.gatewaySeen.get(g);
+      if (seen === undefined) this.gatewaySeen.set(g, now);
+      // Gone: no lease for a whole TTL since it was last seen alive. A Redis restart loses every
+      // lease at once; live gateways renew theirs within a beat of Redis being back, so wait that out.
+      if (seen === undefined || now - seen < HEARTBEAT_TTL_MS) return;
+      if (now - this.redisReadyAt < HEARTBEAT_MS * 1.5) return;
+      this.gatewaySeen.delete(g);
+      this.gatewayGone(g);
+    });
+  }
+
+  private gatewayGone(gateway: string): void {
+    let stopped = 0;
+    for (const [id, j] of this.jobs) {
+      if (j.gateway !== gateway) continue;
+      stopped++;
+      this.opts.host.handle({ type: 'cancel', id });
+    }
+    const released: string[] = [];
+    for (const [key, h] of this.models) {
+      if (!h.holders.delete(gateway) || h.holders.size > 0 || h.active > 0) continue;
+      released.push(h.spec.name);
+      this.unloadNow(key);
+    }
+    this.opts.log(
+      `gateway ${gateway} lease lapsed: cancelled ${stopped} job(s), unloaded ${released.length} model(s) only it held`,
+    );
+  }
+
+  private unloadNow(key: string): void {
+    const id = `agent-unload-${++this.internalSeq}`;
+    this.jobs.set(id, { gateway: '', type: 'unload', key });
+    this.opts.host.handle({ type: 'unload', id, key });
+  }
+
+  private cancel(jobId: string): void {
+    if (this.jobs.has(jobId)) this.opts.host.handle({ type: 'cancel', id: jobId });
+    else this.earlyCancels.set(jobId, Date.now());
+  }
+
+  /** One job from the queue: validated, its model files found and its memory checked, then run. */
+  private async accept(data: QueuedJob): Promise<void> {
+    const gateway = typeof data?.gateway === 'string' ? data.gateway : '';
+    const parsed = ToWorkerSchema.safeParse(data?.msg);
+    if (!gateway) return;
+    if (!parsed.success) {
+      const raw = data.msg as { id?: unknown } | null;
+      const id = typeof raw?.id === 'string' ? raw.id : '';
+      await this.send(gateway, {
+        type: 'error',
+        id,
+        code: 'bad_request',
+        message: `invalid message: ${parsed.error.message}`,
+      });
+      return;
+    }
+    const msg = parsed.data;
+    if (msg.type === 'cancel') return this.cancel(msg.id);
+    if (msg.type === 'shutdown') return; // gateways do not stop remote workers
+    if (this.jobs.has(msg.id)) return; // a redelivery of a job already running
+    this.gatewaySeen.set(gateway, Date.now());
+    if (msg.type === 'unload') return this.acceptUnload(gateway, msg.id, msg.key);
+
+    this.jobs.set(msg.id, { gateway, type: msg.type, key: msg.model.key });
+    try {
+      const model = await this.localSpec(msg.model);
+      await this.reserve(model, gateway);
+      if (msg.type === 'generate' || msg.type === 'embed') this.models.get(model.key)!.active++;
+      this.opts.host.handle({ ...msg, model });
+      if (this.earlyCancels.delete(msg.id)) this.opts.host.handle({ type: 'cancel', id: msg.id });
+    } catch (e) {
+      const code = (e as { code?: string }).code === 'out_of_memory' ? 'out_of_memory' : 'model_load_failed';
+      this.jobs.delete(msg.id);
+      await this.send(gateway, {
+        type: 'error',
+        id: msg.id,
+        code,
+        message: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  private async acceptUnload(gateway: string, id: string, key: string): Promise<void> {
+    const h = this.models.get(key);
+    h?.holders.delete(gateway);
+    if (h && (h.holders.size > 0 || h.active > 0)) {
+      // Another gateway still uses it: this gateway lets go, the model stays.
+      await this.send(gateway, { type: 'unloaded', id, key });
+      return;
+    }
+    this.jobs.set(id, { gateway, type: 'unload', key });
+    this.opts.host.handle({ type: 'unload', id, key });
+  }
+
+  /** The gateway's paths name blobs by digest; the worker reads them through its BlobSource. */
+  private async localSpec(spec: ModelSpec): Promise<ModelSpec> {
+    const local = async (path: string) => {
+      const digest = digestOfPath(path);
+      if (!digest) throw new Error(`model path ${path} is not a blob (sha256-<hex>) the worker can fetch`);
+      return this.opts.blobs.resolve({ digest, gatewayPath: path });
+    };
+    return {
+      ...spec,
+      path: await local(spec.path),
+      adapters: await Promise.all(spec.adapters.map(async (a) => ({ ...a, path: await local(a.path) }))),
+    };
+  }
+
+  /** Reserves memory for a model not yet here, or refuses: a worker is never over-committed. */
+  private async reserve(spec: ModelSpec, gateway: string): Promise<void> {
+    const fp = await estimateFootprint(
+      spec.path,
+      spec.numCtx,
+      spec.numParallel,
+      spec.adapters.map((a) => a.path),
+    );
+    // Re-check after the await: another job may have reserved meanwhile.
+    const held = this.models.get(spec.key);
+    if (held) {
+      held.holders.add(gateway);
+      return;
+    }
+    const free = this.memoryBytes - this.usedBytes();
+    if (fp.totalBytes > free) {
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      throw Object.assign(
+        new Error(
+          `worker ${this.id} has no room for model "${spec.name}": needs ~${mib(fp.totalBytes)}, ` +
+            `${mib(Math.max(0, free))} of ${mib(this.memoryBytes)} free`,
+        ),
+        { code: 'out_of_memory' },
+      );
+    }
+    this.models.set(spec.key, { spec, bytes: fp.totalBytes, holders: new Set([gateway]), active: 0 });
+  }
+
+  private reply(m: FromWorker): void {
+    if (m.type === 'hello') return;
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (TERMINAL.has(m.type)) {
+      this.jobs.delete(m.id);
+      this.settle(job, m);
+    }
+    if (job.gateway) void this.send(job.gateway, m);
+  }
+
+  /** Bookkeeping when a job ends: active counts, and reservations of loads that failed or unloads. */
+  private settle(job: RunningJob, m: FromWorker): void {
+    if (!job.key) return;
+    const h = this.models.get(job.key);
+    if (!h) return;
+    if ((job.type === 'generate' || job.type === 'embed') && h.active > 0) h.active--;
+    if (m.type === 'unloaded') {
+      if (h.holders.size === 0 || job.gateway === '') this.models.delete(job.key);
+      return;
+    }
+    if (m.type === 'error' && (m.code === 'model_load_failed' || m.code === 'out_of_memory')) {
+      const key = job.key;
+      void this.opts.host.loadedModels().then((loaded) => {
+        if (!loaded.some((l) => l.key === key) && this.models.get(key)?.active === 0) this.models.delete(key);
+      });
+    }
+  }
+
+  private async send(gateway: string, m: FromWorker): Promise<void> {
+    const stream = this.keys.replies(gateway);
+    const fields = ['w', this.id, 'm', JSON.stringify(m)];
+    try {
+      if (TERMINAL.has(m.type)) {
+        await this.redis
+          .multi()
+          .xadd(stream, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...fields)
+          .pexpire(stream, REPLY_STREAM_TTL_MS)
+          .exec();
+      } else {
+        await this.redis.xadd(stream, 'MAXLEN', '~', REPLY_STREAM_MAXLEN, '*', ...fields);
+      }
+    } catch (e) {
+      this.opts.log(`reply to gateway ${gateway} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.beat);
+    await this.bull?.close().catch(() => undefined);
+    await this.opts.host.shutdown();
+    await this.redis
+      .multi()
+      .del(this.keys.worker(this.id))
+      .srem(this.keys.workers, this.id)
+      .exec()
+      .catch(() => undefined);
+    const queue = new Queue(this.keys.queue(this.id), { connection: this.redis, prefix: this.keys.bull });
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close().catch(() => undefined);
+    this.sub.disconnect();
+    // quit, not disconnect: the last replies (the errors of jobs cut short) are flushed first.
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+/** A Redis URL without its password, for logs. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
