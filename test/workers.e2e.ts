@@ -111,7 +111,15 @@ describe('bounded queue', () => {
       expect(first.status).toBe(200);
       await first.body!.getReader().read(); // generating: the only sequence is taken
       const second = open('second').catch(() => undefined); // waits for the sequence
-      await new Promise((r) => setTimeout(r, 300));
+      // Wait until the gateway reports it queued (GET /admin/v1/workers shows queue depth).
+      for (let i = 0; i < 100; i++) {
+        const w = await postJson(`${corral.url}/admin/v1/workers`, undefined, 'GET');
+        const models = ((w.json?.workers ?? []) as { models: { queued: number }[] }[]).flatMap(
+          (x) => x.models,
+        );
+        if (models.some((m) => m.queued >= 1)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const third = await postJson(`${corral.url}/api/generate`, {
         model: 'random',
         prompt: 'x',

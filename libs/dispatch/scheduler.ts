@@ -105,6 +105,8 @@ interface Instance {
   loaded?: LoadedModel;
   ready: Promise<void>;
   active: number;
+  /** Tokenize calls in flight (they hold no sequence but keep the instance loaded). */
+  tokenizing: number;
   /** Requests waiting for a sequence of this instance, served by weighted fair share across teams. */
   waiters: FairQueue<{ resolve: () => void; reject: (e: unknown) => void }>;
   lastUsed: number;
@@ -200,9 +202,8 @@ export class Scheduler {
     return { ...partial, key, name: t.name };
   }
 
-  /** Gets (loading if needed) the instance for a target and reserves one of its sequences. */
-  private async acquire(t: RunTarget, signal?: AbortSignal): Promise<Instance> {
-    const spec = this.specFor(t);
+  /** The loaded instance for a target, starting (placing and loading) it if needed. */
+  private async instanceFor(t: RunTarget, spec: ModelSpec): Promise<Instance> {
     let inst = this.instances.get(spec.key);
     if (!inst && this.opts.placement) {
       const bytes = await this.opts.placement.estimate(spec).catch(() => 0);
@@ -211,6 +212,13 @@ export class Scheduler {
     }
     if (!inst) inst = this.startInstance(t, spec, 0);
     await inst.ready;
+    return inst;
+  }
+
+  /** Gets (loading if needed) the instance for a target and reserves one of its sequences. */
+  private async acquire(t: RunTarget, signal?: AbortSignal): Promise<Instance> {
+    const spec = this.specFor(t);
+    const inst = await this.instanceFor(t, spec);
     clearTimeout(inst.timer);
     inst.keepAliveMs = t.keepAliveMs;
     inst.expiresAt = FOREVER;
@@ -274,7 +282,9 @@ export class Scheduler {
 
   private evictLeastRecentIdle(worker: WorkerLink, except: string): Instance | undefined {
     return [...this.instances.values()]
-      .filter((i) => i.worker === worker && i.key !== except && i.active === 0 && i.loaded)
+      .filter(
+        (i) => i.worker === worker && i.key !== except && i.active === 0 && i.tokenizing === 0 && i.loaded,
+      )
       .sort((a, b) => a.lastUsed - b.lastUsed)[0];
   }
 
@@ -295,6 +305,7 @@ export class Scheduler {
       keepAliveMs: t.keepAliveMs,
       expiresAt: FOREVER,
       pendingLoadNs: 0,
+      tokenizing: 0,
     };
     this.instances.set(spec.key, inst);
     inst.ready = (async () => {
@@ -387,7 +398,7 @@ export class Scheduler {
 
   private async unloadInstance(inst: Instance): Promise<void> {
     clearTimeout(inst.timer);
-    if (this.instances.get(inst.key) !== inst || inst.active > 0) return;
+    if (this.instances.get(inst.key) !== inst || inst.active > 0 || inst.tokenizing > 0) return;
     this.instances.delete(inst.key);
     try {
       await this.call(inst.worker, (id) => ({ type: 'unload', id, key: inst.key }));
@@ -536,14 +547,23 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Tokenizes with the model's own tokenizer. Takes no sequence (the worker tokenizes beside running
+   * generations), so counting a prompt never waits for a busy model; the instance is only kept from
+   * unloading meanwhile.
+   */
   async tokenize(t: RunTarget, text: string): Promise<number[]> {
-    const inst = await this.acquire(t);
+    const inst = await this.instanceFor(t, this.specFor(t));
+    clearTimeout(inst.timer);
+    inst.tokenizing++;
     try {
       const reply = await this.call(inst.worker, (id) => ({ type: 'tokenize', id, model: inst.spec, text }));
       if (reply.type === 'tokenized') return reply.tokens;
       throw new CorralError('worker_failed', reply.type === 'error' ? reply.message : 'tokenize failed');
     } finally {
-      this.release(inst);
+      inst.tokenizing--;
+      if (inst.active === 0 && inst.tokenizing === 0 && this.instances.get(inst.key) === inst)
+        this.armExpiry(inst);
     }
   }
 

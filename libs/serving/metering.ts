@@ -56,15 +56,6 @@ export function callerOf(p: PrincipalLike | undefined): Caller {
 }
 
 /**
- * An upper bound of a text's token count without asking the tokenizer: every token of a BPE or
- * SentencePiece vocabulary (byte fallback included) covers at least one byte of the text, plus a
- * BOS and SentencePiece's leading space.
- */
-export function tokenBound(text: string): number {
-  return Buffer.byteLength(text, 'utf8') + 2;
-}
-
-/**
  * The text the tokenizer sees, and what the worker adds around it: a rendered prompt gets a BOS; a
  * chat the worker renders with the model's Jinja template gets the template's markup, estimated per
  * message (settling corrects the estimate with the worker's exact count).
@@ -133,23 +124,12 @@ export class MeteringService {
   }
 
   /**
-   * Prompt tokens with the model's own tokenizer. The scheduler's tokenize takes one of the
-   * model's sequences for a moment, so while every sequence is busy (or requests already wait)
-   * it would wait as long as a whole generation: then the count is the byte bound instead, which
-   * never under-reserves, and settling charges the worker's exact count. `exact` forces the
-   * tokenizer (the per-request limit needs the real count before refusing).
+   * Prompt tokens with the model's own tokenizer. The scheduler's tokenize holds no sequence, so
+   * counting never waits for a busy model.
    * @internal
    */
-  async countTokens(target: RunTarget, text: string, exact: boolean): Promise<{ n: number; exact: boolean }> {
-    if (!exact && this.busy(target)) return { n: tokenBound(text), exact: false };
-    return { n: (await this.scheduler.tokenize(target, text)).length, exact: true };
-  }
-
-  private busy(target: RunTarget): boolean {
-    const parallel = target.spec.numParallel ?? 1;
-    return this.scheduler
-      .queueDepth()
-      .some((d) => d.name === target.name && (d.waiting > 0 || d.active >= parallel));
+  async countTokens(target: RunTarget, text: string): Promise<number> {
+    return (await this.scheduler.tokenize(target, text)).length;
   }
 }
 
@@ -207,12 +187,7 @@ export class Meter {
     // No limit applies: nothing to count or reserve; the team still gets its fair share.
     if (!limited) return { target: { ...run.target, fair: share }, sampling: run.sampling, headers: {} };
     const probe = { ...run.target, fair: share };
-    let count = await this.svc.countTokens(probe, text, false);
-    const perRequest = policy.combined.maxTokensPerRequest;
-    // The bound may exceed the per-request limit where the real count does not: count exactly.
-    if (!count.exact && typeof perRequest === 'number' && count.n + extra > perRequest)
-      count = await this.svc.countTokens(probe, text, true);
-    this.promptEstimate = count.n + extra;
+    this.promptEstimate = (await this.svc.countTokens(probe, text)) + extra;
     const numCtx = run.target.spec.numCtx;
     try {
       this.admission = await gate.admit({
