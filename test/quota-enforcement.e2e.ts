@@ -23,9 +23,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   models = await buildTinyModels();
-  corral = await startCorral({ OLLAMA_NUM_PARALLEL: '1', OLLAMA_MAX_QUEUE: '512' });
+  // 'random' here is the long-context model: the stream that holds the only sequence must outlast
+  // the queueing below on a loaded machine.
+  corral = await startCorral({
+    OLLAMA_NUM_PARALLEL: '1',
+    OLLAMA_MAX_QUEUE: '512',
+    OLLAMA_CONTEXT_LENGTH: '65536',
+  });
   await importModel(corral.url, 'scripted', models.scripted);
-  await importModel(corral.url, 'random', models.random);
+  await importModel(corral.url, 'random', models.long);
 });
 afterAll(async () => {
   await corral?.stop();

@@ -87,8 +87,13 @@ describe('bounded queue', () => {
   let corral: CorralProcess;
   beforeAll(async () => {
     const models = await buildTinyModels();
-    corral = await startCorral({ OLLAMA_NUM_PARALLEL: '1', OLLAMA_MAX_QUEUE: '1' });
-    await importModel(corral.url, 'random', models.random);
+    // The long-context model: the stream holding the only sequence outlasts the test on a loaded machine.
+    corral = await startCorral({
+      OLLAMA_NUM_PARALLEL: '1',
+      OLLAMA_MAX_QUEUE: '1',
+      OLLAMA_CONTEXT_LENGTH: '65536',
+    });
+    await importModel(corral.url, 'random', models.long);
   });
   afterAll(() => corral?.stop());
 

@@ -19,6 +19,12 @@ export interface TinyModels {
   toolCaller: string;
   /** Random weights; good for embeddings, grammar and load tests. */
   random: string;
+  /**
+   * Random weights trained for 65,536 tokens: with OLLAMA_CONTEXT_LENGTH=65536, a stream asked for
+   * more tokens than that runs for tens of seconds, so it holds its sequence for as long as a
+   * queueing test needs (the 2,048-token `random` fills its context in a second or two).
+   */
+  long: string;
 }
 
 export async function buildTinyModels(): Promise<TinyModels> {
@@ -26,10 +32,12 @@ export async function buildTinyModels(): Promise<TinyModels> {
   const scripted = join(dir, 'scripted.gguf');
   const toolCaller = join(dir, 'tool-caller.gguf');
   const random = join(dir, 'random.gguf');
+  const long = join(dir, 'long.gguf');
   await buildScriptedModel(scripted, { script: SCRIPT, name: 'corral-scripted' });
   await buildScriptedModel(toolCaller, { script: TOOL_SCRIPT, name: 'corral-tool-caller' });
   await buildTinyLlama(random, { name: 'corral-random' });
-  return { dir, scripted, toolCaller, random };
+  await buildTinyLlama(long, { name: 'corral-long', contextLength: 65_536 });
+  return { dir, scripted, toolCaller, random, long };
 }
 
 export const SHARED_MODELS = resolve(__dirname, '../../../shared/models');
