@@ -2,6 +2,7 @@ export * from './keys';
 export * from './status';
 export * from './redis';
 export * from './blob-source';
+export * from './gateway-blob-source';
 export * from './estimate';
 export * from './worker-agent';
 export * from './redis-worker-link';

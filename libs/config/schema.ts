@@ -62,6 +62,10 @@ export const ENV_KEYS = {
   CORRAL_WORKER_MEMORY:
     '`corral worker`: bytes it may fill with models (e.g. 20GiB, 512MiB). Defaults to free GPU memory, or 90% of free RAM on CPU.',
   CORRAL_WORKER_ID: '`corral worker`: its id in the cluster. Defaults to <hostname>-<pid>.',
+  CORRAL_WORKER_GATEWAY:
+    '`corral worker`: URL of a gateway to fetch model blobs from (GET /v2/.../blobs/<digest>) when its models directory lacks them. Unset: the models directory must be shared.',
+  CORRAL_WORKER_KEY:
+    '`corral worker`: API key (scope models:read) it shows CORRAL_WORKER_GATEWAY when fetching blobs.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
 } as const;
@@ -125,6 +129,14 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . - only')
     .optional(),
+  CORRAL_WORKER_GATEWAY: z
+    .string()
+    .refine(
+      (v) => /^https?:\/\/[^/]+\/?$/.test(v) && URL.canParse(v),
+      'must be an http(s) URL like http://gateway:11434',
+    )
+    .optional(),
+  CORRAL_WORKER_KEY: z.string().min(1).optional(),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
 });
@@ -171,7 +183,14 @@ export interface CorralConfig {
   /** Key prefix a `corral worker` joins under (also set without cluster mode). */
   clusterPrefix: string;
   /** `corral worker` settings. */
-  worker: { memoryBytes?: number; id?: string };
+  worker: {
+    memoryBytes?: number;
+    id?: string;
+    /** Origin of the gateway to fetch missing blobs from (no trailing slash). */
+    gateway?: string;
+    /** Key shown to that gateway. */
+    gatewayKey?: string;
+  };
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -228,6 +247,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     worker: {
       memoryBytes: e.CORRAL_WORKER_MEMORY ? parseSize(e.CORRAL_WORKER_MEMORY) : undefined,
       id: e.CORRAL_WORKER_ID,
+      gateway: e.CORRAL_WORKER_GATEWAY ? new URL(e.CORRAL_WORKER_GATEWAY).origin : undefined,
+      gatewayKey: e.CORRAL_WORKER_KEY,
     },
   };
 }
