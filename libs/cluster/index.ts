@@ -8,5 +8,6 @@ export * from './worker-agent';
 export * from './redis-worker-link';
 export * from './cluster-pool';
 export * from './placement';
+export * from './pins';
 export * from './cluster-view';
 export * from './workers.controller';

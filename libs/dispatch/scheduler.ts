@@ -95,6 +95,11 @@ export interface SchedulerOptions {
    */
   redispatch?: boolean;
   view?: ClusterView;
+  /**
+   * Models pinned as always loaded (CORRAL_PIN): their instances are never expired by keep_alive
+   * (nor by `keep_alive: 0`) and never evicted to make room. Unset: nothing is pinned.
+   */
+  pinned?: (name: string) => boolean;
 }
 
 interface Instance {
@@ -264,13 +269,17 @@ export class Scheduler {
 
   private armExpiry(inst: Instance): void {
     clearTimeout(inst.timer);
-    if (inst.keepAliveMs < 0) {
+    if (inst.keepAliveMs < 0 || this.isPinned(inst)) {
       inst.expiresAt = FOREVER;
       return;
     }
     inst.expiresAt = Date.now() + inst.keepAliveMs;
     inst.timer = setTimeout(() => void this.unloadInstance(inst), inst.keepAliveMs);
     inst.timer.unref();
+  }
+
+  private isPinned(inst: Instance): boolean {
+    return this.opts.pinned?.(inst.target.name) === true;
   }
 
   private chooseWorker(): WorkerLink {
@@ -283,7 +292,13 @@ export class Scheduler {
   private evictLeastRecentIdle(worker: WorkerLink, except: string): Instance | undefined {
     return [...this.instances.values()]
       .filter(
-        (i) => i.worker === worker && i.key !== except && i.active === 0 && i.tokenizing === 0 && i.loaded,
+        (i) =>
+          i.worker === worker &&
+          i.key !== except &&
+          i.active === 0 &&
+          i.tokenizing === 0 &&
+          i.loaded &&
+          !this.isPinned(i),
       )
       .sort((a, b) => a.lastUsed - b.lastUsed)[0];
   }
@@ -575,11 +590,11 @@ export class Scheduler {
     return ns;
   }
 
-  /** Unloads every instance of a model by name once idle (Ollama: keep_alive 0). */
+  /** Unloads every instance of a model by name once idle (Ollama: keep_alive 0); pinned ones stay. */
   async unload(name: string): Promise<void> {
     await Promise.all(
       [...this.instances.values()]
-        .filter((i) => i.target.name === name)
+        .filter((i) => i.target.name === name && !this.isPinned(i))
         .map(async (i) => {
           i.keepAliveMs = 0;
           if (i.active === 0) await this.unloadInstance(i);
