@@ -39,7 +39,12 @@ export class ClusterPlacement implements Placement {
     return fp.totalBytes;
   }
 
-  candidates(spec: ModelSpec, bytes: number, all: WorkerLink[]): WorkerLink[] {
+  candidates(
+    spec: ModelSpec,
+    bytes: number,
+    all: WorkerLink[],
+    opts: { fitting?: boolean } = {},
+  ): WorkerLink[] {
     const now = Date.now();
     const allowed = this.pins?.workersFor(spec.name);
     const workers = allowed ? all.filter((w) => allowed.includes(w.id)) : all;
@@ -65,7 +70,7 @@ export class ClusterPlacement implements Placement {
     const fits = rest.filter((x) => x.free >= bytes);
     fits.sort((a, b) => (this.policy === 'binpack' ? a.free - b.free : b.free - a.free));
     const tight = rest.filter((x) => x.free < bytes).sort((a, b) => b.free - a.free);
-    const order = [...holding, ...fits, ...tight].map((x) => x.w);
+    const order = [...holding, ...fits, ...(opts.fitting ? [] : tight)].map((x) => x.w);
     const first = order[0];
     if (first && !holding.some((x) => x.w === first)) {
       this.pending.get(first.id)?.push({ key: spec.key, bytes, at: now });
