@@ -728,12 +728,13 @@ export class Scheduler {
     return this.opts.view ? this.opts.view.ps(local) : local;
   }
 
-  /** Sequences in use and requests waiting, per model (for metrics and the admin API). */
-  queueDepth(): { name: string; active: number; waiting: number }[] {
+  /** Sequences in use and requests waiting, per instance (for metrics and the admin API). */
+  queueDepth(): { name: string; active: number; waiting: number; workerId: string }[] {
     return [...this.instances.values()].map((i) => ({
       name: i.target.name,
       active: i.active,
       waiting: i.waiters.length,
+      workerId: i.worker.id,
     }));
   }
 }
