@@ -1,8 +1,9 @@
 /**
  * How a remote worker gets a model's files. The gateway names files by the path it sees in its own
  * models directory (`<models>/blobs/sha256-<hex>`); the worker turns that into a local file through
- * a BlobSource. Today: a shared directory (the same OLLAMA_MODELS mounted on every host). An HTTP
- * source that pulls `/v2/<name>/blobs/<digest>` from a gateway with digest verification plugs in here.
+ * a BlobSource: the worker's models directory (shared with the gateways, or its own cache), and,
+ * when a gateway URL is configured, that gateway's OCI blob API for blobs the directory lacks
+ * (`GatewayBlobSource`, libs/cluster/gateway-blob-source.ts).
  */
 import { access } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -12,6 +13,8 @@ export interface BlobRef {
   digest: string;
   /** The path on the gateway that sent the job (for messages). */
   gatewayPath: string;
+  /** The model the job names (e.g. `tiny:latest`): the gateway serves a blob only through a model that references it. */
+  model?: string;
 }
 
 export interface BlobSource {

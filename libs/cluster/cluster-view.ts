@@ -120,7 +120,9 @@ export class ClusterWorkersSnapshot implements WorkersSnapshot {
       jobs: s.jobs,
       models: s.models.map((m) => {
         const mine = local.some((l) => l.workerId === s.id && l.name === m.name);
-        const waitingHere = mine ? (depth.find((d) => d.name === m.name)?.waiting ?? 0) : 0;
+        const waitingHere = mine
+          ? (depth.find((d) => d.name === m.name && d.workerId === s.id)?.waiting ?? 0)
+          : 0;
         return {
           name: m.name,
           digest: (m.key.split('|')[0] ?? '').replace(/^sha256:/, ''),
@@ -173,7 +175,7 @@ export class EmbeddedWorkersSnapshot implements WorkersSnapshot {
         last_heartbeat: null,
         jobs: 0,
         models: models.map((m) => {
-          const d = depth.find((x) => x.name === m.name);
+          const d = depth.find((x) => x.name === m.name && x.workerId === w.id);
           return {
             name: m.name,
             digest: m.digest.replace(/^sha256:/, ''),

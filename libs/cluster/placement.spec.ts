@@ -1,5 +1,6 @@
 import type { ModelSpec, WorkerLink } from '@corral/dispatch';
 import type { ClusterPool } from './cluster-pool';
+import { Pins } from './pins';
 import { ClusterPlacement } from './placement';
 import type { WorkerStatus } from './status';
 
@@ -36,14 +37,14 @@ function status(id: string, memoryMiB: number, usedMiB: number, keys: string[] =
   };
 }
 
-function setup(statuses: WorkerStatus[], policy: 'binpack' | 'spread' = 'binpack') {
+function setup(statuses: WorkerStatus[], policy: 'binpack' | 'spread' = 'binpack', pins?: Pins) {
   const byId = new Map(statuses.map((s) => [s.id, s]));
   const pool = { status: (id: string) => byId.get(id) } as unknown as ClusterPool;
   const links = statuses.map((s) => ({ id: s.id }) as WorkerLink);
-  return { placement: new ClusterPlacement(pool, policy), links };
+  return { placement: new ClusterPlacement(pool, policy, pins), links };
 }
 
-const spec = (key: string) => ({ key }) as ModelSpec;
+const spec = (key: string, name = key) => ({ key, name }) as ModelSpec;
 
 describe('ClusterPlacement', () => {
   it('binpack: the fullest worker that still fits comes first; workers without room come last', () => {
@@ -67,5 +68,48 @@ describe('ClusterPlacement', () => {
     expect(placement.candidates(spec('m1'), 40 * MiB, links)[0]!.id).toBe('b');
     // b now has 10 MiB left as far as this gateway knows: the next 40 MiB model goes to a.
     expect(placement.candidates(spec('m2'), 40 * MiB, links)[0]!.id).toBe('a');
+  });
+
+  it('a model pinned to workers is placed only on them, even where another would fit better', () => {
+    const pins = new Pins([{ model: 'big', workers: ['c', 'a'], loaded: false }]);
+    const { placement, links } = setup(
+      [status('a', 100, 10), status('b', 100, 60), status('c', 100, 95)],
+      'binpack',
+      pins,
+    );
+    // Name spelled differently from the pin (tag, namespace): still the same model.
+    expect(placement.candidates(spec('k1', 'library/big:latest'), 30 * MiB, links).map((w) => w.id)).toEqual([
+      'a',
+      'c',
+    ]);
+    // Other models go anywhere.
+    expect(placement.candidates(spec('k2', 'small:latest'), 30 * MiB, links).map((w) => w.id)).toEqual([
+      'b',
+      'a',
+      'c',
+    ]);
+  });
+
+  it('a model pinned to workers none of which is running is refused with their names', () => {
+    const pins = new Pins([{ model: 'big', workers: ['gpu-9'], loaded: true }]);
+    const { placement, links } = setup([status('a', 100, 10)], 'binpack', pins);
+    expect(() => placement.candidates(spec('k', 'big:latest'), MiB, links)).toThrow(
+      "model 'big:latest' is pinned to worker gpu-9 (CORRAL_PIN), and none of them is running",
+    );
+  });
+});
+
+describe('Pins', () => {
+  it('matches names as the registry does (default tag and namespace, any case)', () => {
+    const pins = new Pins([
+      { model: 'Llama3', loaded: true },
+      { model: 'team/qwen:7b', workers: ['x'], loaded: false },
+    ]);
+    expect(pins.isLoadedPin('llama3:latest')).toBe(true);
+    expect(pins.isLoadedPin('team/qwen:7b')).toBe(false);
+    expect(pins.isLoadedPin('llama3:8b')).toBe(false);
+    expect(pins.workersFor('team/qwen:7b')).toEqual(['x']);
+    expect(pins.workersFor('qwen:7b')).toBeUndefined();
+    expect(pins.loaded().map((p) => p.model)).toEqual(['Llama3']);
   });
 });

@@ -4,11 +4,14 @@
  * Otherwise the workers with room for the estimated footprint are ordered by policy: binpack (the
  * fullest worker that still fits, keeping whole workers free for big models) or spread (the emptiest
  * first, spreading load). Workers without room come last: the scheduler may evict its idle models
- * there, and the worker itself refuses a load that would over-commit it.
+ * there, and the worker itself refuses a load that would over-commit it. A model pinned to given
+ * workers (CORRAL_PIN `model@id,...`) is placed only on those.
  */
+import { CorralError } from '@corral/common';
 import type { ModelSpec, Placement, WorkerLink } from '@corral/dispatch';
 import { estimateFootprint } from './estimate';
 import type { ClusterPool } from './cluster-pool';
+import type { Pins } from './pins';
 import { freeBytes } from './status';
 
 export type PlacementPolicy = 'binpack' | 'spread';
@@ -23,6 +26,7 @@ export class ClusterPlacement implements Placement {
   constructor(
     private readonly pool: ClusterPool,
     readonly policy: PlacementPolicy = 'binpack',
+    private readonly pins?: Pins,
   ) {}
 
   async estimate(spec: ModelSpec): Promise<number> {
@@ -35,8 +39,21 @@ export class ClusterPlacement implements Placement {
     return fp.totalBytes;
   }
 
-  candidates(spec: ModelSpec, bytes: number, workers: WorkerLink[]): WorkerLink[] {
+  candidates(
+    spec: ModelSpec,
+    bytes: number,
+    all: WorkerLink[],
+    opts: { fitting?: boolean } = {},
+  ): WorkerLink[] {
     const now = Date.now();
+    const allowed = this.pins?.workersFor(spec.name);
+    const workers = allowed ? all.filter((w) => allowed.includes(w.id)) : all;
+    if (allowed && workers.length === 0)
+      throw new CorralError(
+        'unavailable',
+        `model '${spec.name}' is pinned to worker${allowed.length > 1 ? 's' : ''} ${allowed.join(', ')} ` +
+          `(CORRAL_PIN), and none of them is running`,
+      );
     const scored = workers.flatMap((w) => {
       const s = this.pool.status(w.id);
       if (!s) return [];
@@ -53,7 +70,7 @@ export class ClusterPlacement implements Placement {
     const fits = rest.filter((x) => x.free >= bytes);
     fits.sort((a, b) => (this.policy === 'binpack' ? a.free - b.free : b.free - a.free));
     const tight = rest.filter((x) => x.free < bytes).sort((a, b) => b.free - a.free);
-    const order = [...holding, ...fits, ...tight].map((x) => x.w);
+    const order = [...holding, ...fits, ...(opts.fitting ? [] : tight)].map((x) => x.w);
     const first = order[0];
     if (first && !holding.some((x) => x.w === first)) {
       this.pending.get(first.id)?.push({ key: spec.key, bytes, at: now });

@@ -331,7 +331,7 @@ export class WorkerAgent {
     const local = async (path: string) => {
       const digest = digestOfPath(path);
       if (!digest) throw new Error(`model path ${path} is not a blob (sha256-<hex>) the worker can fetch`);
-      return this.opts.blobs.resolve({ digest, gatewayPath: path });
+      return this.opts.blobs.resolve({ digest, gatewayPath: path, model: spec.name });
     };
     return {
       ...spec,

@@ -61,4 +61,23 @@ describe('cluster settings', () => {
     expect(loadConfig({ CORRAL_WORKER_MEMORY: '1000' }).worker.memoryBytes).toBe(1000);
     expect(() => loadConfig({ CORRAL_WORKER_MEMORY: 'lots' })).toThrow(/CORRAL_WORKER_MEMORY/);
   });
+  it('CORRAL_PIN: always-loaded and worker-restricted models; a malformed list is refused', () => {
+    expect(loadConfig({}).pins).toEqual([]);
+    expect(
+      loadConfig({ CORRAL_PIN: 'llama3:8b; team/qwen2:7b@gpu-a,gpu-b ; phi3@gpu-c on-demand;' }).pins,
+    ).toEqual([
+      { model: 'llama3:8b', workers: undefined, loaded: true },
+      { model: 'team/qwen2:7b', workers: ['gpu-a', 'gpu-b'], loaded: true },
+      { model: 'phi3', workers: ['gpu-c'], loaded: false },
+    ]);
+    expect(() => loadConfig({ CORRAL_PIN: 'llama3@' })).toThrow(/CORRAL_PIN: entries separated by ";"/);
+    expect(() => loadConfig({ CORRAL_PIN: 'llama3 sometimes' })).toThrow(/CORRAL_PIN/);
+  });
+  it('CORRAL_WORKER_GATEWAY: an http(s) origin', () => {
+    expect(
+      loadConfig({ CORRAL_WORKER_GATEWAY: 'http://gw.internal:11434/', CORRAL_WORKER_KEY: 'k' }).worker,
+    ).toMatchObject({ gateway: 'http://gw.internal:11434', gatewayKey: 'k' });
+    expect(() => loadConfig({ CORRAL_WORKER_GATEWAY: 'gw:11434' })).toThrow(/CORRAL_WORKER_GATEWAY/);
+    expect(() => loadConfig({ CORRAL_WORKER_GATEWAY: 'http://gw/v2' })).toThrow(/CORRAL_WORKER_GATEWAY/);
+  });
 });

@@ -62,9 +62,18 @@ export const ENV_KEYS = {
   CORRAL_WORKER_MEMORY:
     '`corral worker`: bytes it may fill with models (e.g. 20GiB, 512MiB). Defaults to free GPU memory, or 90% of free RAM on CPU.',
   CORRAL_WORKER_ID: '`corral worker`: its id in the cluster. Defaults to <hostname>-<pid>.',
+  CORRAL_PIN:
+    'Pinned models, separated by ";": "<model>[@<worker id>,...][ on-demand]". A pinned model is loaded at start and never expired by keep_alive; with @ids it is placed only on those workers (cluster mode); "on-demand" keeps only the worker restriction.',
+  CORRAL_WORKER_GATEWAY:
+    '`corral worker`: URL of a gateway to fetch model blobs from (GET /v2/.../blobs/<digest>) when its models directory lacks them. Unset: the models directory must be shared.',
+  CORRAL_WORKER_KEY:
+    '`corral worker`: API key (scope models:read) it shows CORRAL_WORKER_GATEWAY when fetching blobs.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
 } as const;
+
+const PIN_RULE =
+  'entries separated by ";", each "<model>[@<worker id>,...][ on-demand]" (e.g. "llama3:8b; qwen2:7b@gpu-a,gpu-b")';
 
 /** `8GiB`, `512MiB`, `1.5GB`, `1024` (bytes) → bytes. */
 export function parseSize(value: string): number | undefined {
@@ -125,6 +134,18 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'letters, digits, _ . - only')
     .optional(),
+  CORRAL_PIN: z
+    .string()
+    .refine((v) => parsePins(v) !== undefined, PIN_RULE)
+    .optional(),
+  CORRAL_WORKER_GATEWAY: z
+    .string()
+    .refine(
+      (v) => /^https?:\/\/[^/]+\/?$/.test(v) && URL.canParse(v),
+      'must be an http(s) URL like http://gateway:11434',
+    )
+    .optional(),
+  CORRAL_WORKER_KEY: z.string().min(1).optional(),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
 });
@@ -170,8 +191,43 @@ export interface CorralConfig {
   cluster?: { redisUrl: string; prefix: string; placement: 'binpack' | 'spread' };
   /** Key prefix a `corral worker` joins under (also set without cluster mode). */
   clusterPrefix: string;
+  /** Pinned models (CORRAL_PIN). */
+  pins: ModelPin[];
   /** `corral worker` settings. */
-  worker: { memoryBytes?: number; id?: string };
+  worker: {
+    memoryBytes?: number;
+    id?: string;
+    /** Origin of the gateway to fetch missing blobs from (no trailing slash). */
+    gateway?: string;
+    /** Key shown to that gateway. */
+    gatewayKey?: string;
+  };
+}
+
+/** One CORRAL_PIN entry. */
+export interface ModelPin {
+  /** The model as written (resolved like a request's `model`). */
+  model: string;
+  /** Worker ids it may be placed on (cluster mode); undefined = any. */
+  workers?: string[];
+  /** Loaded at start (and when workers appear) and never expired by keep_alive. */
+  loaded: boolean;
+}
+
+/** Parses CORRAL_PIN; undefined when malformed. */
+export function parsePins(value: string): ModelPin[] | undefined {
+  const out: ModelPin[] = [];
+  for (const raw of value.split(';')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m =
+      /^([A-Za-z0-9_][A-Za-z0-9_.:/-]*)(?:@([A-Za-z0-9_.-]+(?:,[A-Za-z0-9_.-]+)*))?(?:\s+(on-demand))?$/.exec(
+        entry,
+      );
+    if (!m?.[1]) return undefined;
+    out.push({ model: m[1], workers: m[2]?.split(','), loaded: m[3] !== 'on-demand' });
+  }
+  return out;
 }
 
 /** Reads and validates configuration from an environment; throws one error listing every bad key. */
@@ -225,9 +281,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     registry: registryConfig(e),
     cluster: clusterConfig(e),
     clusterPrefix: e.CORRAL_CLUSTER_PREFIX,
+    pins: e.CORRAL_PIN ? (parsePins(e.CORRAL_PIN) ?? []) : [],
     worker: {
       memoryBytes: e.CORRAL_WORKER_MEMORY ? parseSize(e.CORRAL_WORKER_MEMORY) : undefined,
       id: e.CORRAL_WORKER_ID,
+      gateway: e.CORRAL_WORKER_GATEWAY ? new URL(e.CORRAL_WORKER_GATEWAY).origin : undefined,
+      gatewayKey: e.CORRAL_WORKER_KEY,
     },
   };
 }

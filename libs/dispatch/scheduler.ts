@@ -75,8 +75,16 @@ export interface RunningModel {
 export interface Placement {
   /** Bytes the instance will need (reads the GGUF header; called before `candidates`). */
   estimate(spec: ModelSpec): Promise<number>;
-  /** Workers to try, best first; each may still refuse (no room), then the next is tried. */
-  candidates(spec: ModelSpec, bytes: number, workers: WorkerLink[]): WorkerLink[];
+  /**
+   * Workers to try, best first; each may still refuse (no room), then the next is tried. With
+   * `fitting`, only workers where the instance fits without evicting anything (a second instance).
+   */
+  candidates(
+    spec: ModelSpec,
+    bytes: number,
+    workers: WorkerLink[],
+    opts?: { fitting?: boolean },
+  ): WorkerLink[];
 }
 
 /** The whole cluster's running models, for /api/ps on any gateway (cluster mode). */
@@ -95,9 +103,16 @@ export interface SchedulerOptions {
    */
   redispatch?: boolean;
   view?: ClusterView;
+  /**
+   * Models pinned as always loaded (CORRAL_PIN): their instances are never expired by keep_alive
+   * (nor by `keep_alive: 0`) and never evicted to make room. Unset: nothing is pinned.
+   */
+  pinned?: (name: string) => boolean;
 }
 
 interface Instance {
+  /** Its entry in `instances`: the spec key, or `<key>#<n>` for a second instance (cluster mode). */
+  slot: string;
   key: string;
   target: RunTarget;
   spec: ModelSpec;
@@ -108,7 +123,7 @@ interface Instance {
   /** Tokenize calls in flight (they hold no sequence but keep the instance loaded). */
   tokenizing: number;
   /** Requests waiting for a sequence of this instance, served by weighted fair share across teams. */
-  waiters: FairQueue<{ resolve: () => void; reject: (e: unknown) => void }>;
+  waiters: FairQueue<{ resolve: (inst: Instance) => void; reject: (e: unknown) => void }>;
   lastUsed: number;
   keepAliveMs: number;
   expiresAt: number;
@@ -124,6 +139,8 @@ interface PendingJob {
 }
 
 const FOREVER = 8.64e15;
+/** After a second instance could not be placed, wait this long before trying again. */
+const REPLICA_BACKOFF_MS = 30_000;
 
 /** A worker had no room for the model (out_of_memory even after evicting). */
 class LoadRefused extends Error {}
@@ -140,6 +157,11 @@ export class Scheduler {
   private readonly instances = new Map<string, Instance>();
   private readonly jobs = new Map<string, PendingJob>();
   private queued = 0;
+  private replicaSeq = 0;
+  /** Per spec key: no second instance is tried before this time (the last try found no room). */
+  private readonly replicaBackoff = new Map<string, number>();
+  /** Spec keys whose second instance is being placed or loaded. */
+  private readonly replicating = new Set<string>();
 
   constructor(
     private readonly pool: WorkerSource,
@@ -159,6 +181,12 @@ export class Scheduler {
       if (inst.worker !== w) continue;
       clearTimeout(inst.timer);
       this.instances.delete(key);
+      // Requests waiting for it move to another instance of the model, if there is one (cluster mode).
+      const sibling = this.pick(inst.key);
+      if (sibling) {
+        for (const waiter of inst.waiters.splice(0)) sibling.waiters.push(waiter);
+        continue;
+      }
       for (const waiter of inst.waiters.splice(0)) {
         waiter.reject(
           new CorralError('worker_failed', `the worker running '${inst.target.name}' stopped (${reason})`),
@@ -202,13 +230,28 @@ export class Scheduler {
     return { ...partial, key, name: t.name };
   }
 
+  /** The instances of one spec key (more than one only in cluster mode, for a busy model). */
+  private group(key: string): Instance[] {
+    return [...this.instances.values()].filter((i) => i.key === key);
+  }
+
+  /** The instance to use for a key: the only one, or the loaded one with the least work. */
+  private pick(key: string): Instance | undefined {
+    const g = this.group(key);
+    if (g.length <= 1) return g[0];
+    const loaded = g.filter((i) => i.loaded);
+    if (loaded.length === 0) return g[0];
+    const work = (i: Instance) => (i.active + i.waiters.length) / i.spec.numParallel;
+    return loaded.reduce((a, b) => (work(b) < work(a) ? b : a));
+  }
+
   /** The loaded instance for a target, starting (placing and loading) it if needed. */
   private async instanceFor(t: RunTarget, spec: ModelSpec): Promise<Instance> {
-    let inst = this.instances.get(spec.key);
+    let inst = this.pick(spec.key);
     if (!inst && this.opts.placement) {
       const bytes = await this.opts.placement.estimate(spec).catch(() => 0);
       // Another request may have started the instance while the estimate was read.
-      inst = this.instances.get(spec.key) ?? this.startInstance(t, spec, bytes);
+      inst = this.pick(spec.key) ?? this.startInstance(t, spec, bytes);
     }
     if (!inst) inst = this.startInstance(t, spec, 0);
     await inst.ready;
@@ -232,11 +275,12 @@ export class Scheduler {
     this.queued++;
     const current = inst;
     try {
-      await new Promise<void>((resolve, reject) => {
+      // Resolved by a releasing request of this instance, or by a second instance that took it over.
+      return await new Promise<Instance>((resolve, reject) => {
         const waiter = {
-          resolve: () => {
+          resolve: (granted: Instance) => {
             signal?.removeEventListener('abort', onAbort);
-            resolve();
+            resolve(granted);
           },
           reject,
         };
@@ -247,30 +291,82 @@ export class Scheduler {
         };
         signal?.addEventListener('abort', onAbort, { once: true });
         current.waiters.push(waiter, t.fair);
+        this.maybeReplicate(t, spec);
       });
     } finally {
       this.queued--;
     }
-    return current; // the releasing request passed its slot on: active is unchanged
+    // The releasing request passed its slot on: active is unchanged.
+  }
+
+  /**
+   * Cluster mode: when a whole instance's worth of requests (num_parallel) waits for a model whose
+   * instances are all busy, a second instance is loaded on another worker where it fits without
+   * evicting anything; once loaded it takes over waiting requests. At most one load at a time per
+   * model; after a try that found no room, none for REPLICA_BACKOFF_MS.
+   */
+  private maybeReplicate(t: RunTarget, spec: ModelSpec): void {
+    const placement = this.opts.placement;
+    if (!placement || this.replicating.has(spec.key)) return;
+    const g = this.group(spec.key);
+    if (g.some((i) => !i.loaded)) return;
+    const waiting = g.reduce((n, i) => n + i.waiters.length, 0);
+    if (waiting < spec.numParallel || (this.replicaBackoff.get(spec.key) ?? 0) > Date.now()) return;
+    const used = new Set(g.map((i) => i.worker.id));
+    const others = this.pool.workers().filter((w) => !used.has(w.id));
+    if (others.length === 0) return;
+    const noRoom = (why: string) => {
+      this.replicaBackoff.set(spec.key, Date.now() + REPLICA_BACKOFF_MS);
+      this.logger.log(`no second instance of '${t.name}' (${waiting} waiting): ${why}`);
+    };
+    this.replicating.add(spec.key);
+    void (async () => {
+      try {
+        const bytes = await placement.estimate(spec).catch(() => 0);
+        const order = placement.candidates(spec, bytes, others, { fitting: true });
+        if (order.length === 0) return noRoom('no other worker has room');
+        this.logger.log(
+          `'${t.name}' has ${waiting} requests waiting: loading a second instance on ${order[0]!.id}`,
+        );
+        const inst = this.startInstance(t, spec, bytes, order);
+        await inst.ready;
+        // Take over waiting requests from the busy instances.
+        for (const sibling of this.group(spec.key)) {
+          while (inst.active < spec.numParallel && sibling.waiters.length > 0) {
+            inst.active++;
+            sibling.waiters.shift()!.resolve(inst);
+          }
+        }
+        if (inst.active === 0) this.armExpiry(inst);
+      } catch (e) {
+        noRoom(e instanceof Error ? e.message : String(e));
+      } finally {
+        this.replicating.delete(spec.key);
+      }
+    })();
   }
 
   private release(inst: Instance): void {
     inst.lastUsed = Date.now();
     const next = inst.waiters.shift();
-    if (next) return next.resolve();
+    if (next) return next.resolve(inst);
     inst.active--;
     if (inst.active === 0) this.armExpiry(inst);
   }
 
   private armExpiry(inst: Instance): void {
     clearTimeout(inst.timer);
-    if (inst.keepAliveMs < 0) {
+    if (inst.keepAliveMs < 0 || this.isPinned(inst)) {
       inst.expiresAt = FOREVER;
       return;
     }
     inst.expiresAt = Date.now() + inst.keepAliveMs;
     inst.timer = setTimeout(() => void this.unloadInstance(inst), inst.keepAliveMs);
     inst.timer.unref();
+  }
+
+  private isPinned(inst: Instance): boolean {
+    return this.opts.pinned?.(inst.target.name) === true;
   }
 
   private chooseWorker(): WorkerLink {
@@ -283,17 +379,28 @@ export class Scheduler {
   private evictLeastRecentIdle(worker: WorkerLink, except: string): Instance | undefined {
     return [...this.instances.values()]
       .filter(
-        (i) => i.worker === worker && i.key !== except && i.active === 0 && i.tokenizing === 0 && i.loaded,
+        (i) =>
+          i.worker === worker &&
+          i.key !== except &&
+          i.active === 0 &&
+          i.tokenizing === 0 &&
+          i.loaded &&
+          !this.isPinned(i),
       )
       .sort((a, b) => a.lastUsed - b.lastUsed)[0];
   }
 
-  private startInstance(t: RunTarget, spec: ModelSpec, bytes: number): Instance {
-    const order = this.opts.placement
-      ? this.opts.placement.candidates(spec, bytes, this.pool.workers())
-      : [this.chooseWorker()];
+  /** Starts an instance; `replicaOrder` (a second instance): the workers to try, and nothing evicted for it. */
+  private startInstance(t: RunTarget, spec: ModelSpec, bytes: number, replicaOrder?: WorkerLink[]): Instance {
+    const order =
+      replicaOrder ??
+      (this.opts.placement
+        ? this.opts.placement.candidates(spec, bytes, this.pool.workers())
+        : [this.chooseWorker()]);
     if (order.length === 0) throw new CorralError('unavailable', 'no inference worker is running');
+    const slot = replicaOrder ? `${spec.key}#${++this.replicaSeq}` : spec.key;
     const inst: Instance = {
+      slot,
       key: spec.key,
       target: t,
       spec,
@@ -307,15 +414,15 @@ export class Scheduler {
       pendingLoadNs: 0,
       tokenizing: 0,
     };
-    this.instances.set(spec.key, inst);
+    this.instances.set(slot, inst);
     inst.ready = (async () => {
       try {
         for (let i = 0; ; i++) {
           inst.worker = order[i]!;
           try {
-            await this.loadOn(inst, t, spec);
+            await this.loadOn(inst, t, spec, replicaOrder !== undefined);
             // A worker that died under an earlier attempt took the instance out of the map.
-            if (!this.instances.has(spec.key)) this.instances.set(spec.key, inst);
+            if (!this.instances.has(slot)) this.instances.set(slot, inst);
             return;
           } catch (e) {
             // With a placement (cluster), a worker without room or one that died is not the end:
@@ -330,16 +437,20 @@ export class Scheduler {
           }
         }
       } catch (e) {
-        if (this.instances.get(spec.key) === inst) this.instances.delete(spec.key);
+        if (this.instances.get(slot) === inst) this.instances.delete(slot);
         throw e;
       }
     })();
     return inst;
   }
 
-  private async loadOn(inst: Instance, t: RunTarget, spec: ModelSpec): Promise<void> {
+  private async loadOn(inst: Instance, t: RunTarget, spec: ModelSpec, noEvict = false): Promise<void> {
     const worker = inst.worker;
-    await this.makeRoom(worker, spec.key);
+    if (noEvict) {
+      const here = [...this.instances.values()].filter((i) => i.worker === worker && i !== inst).length;
+      if (here >= this.opts.maxLoadedModels)
+        throw new LoadRefused(`worker ${worker.id} already holds ${here} models (OLLAMA_MAX_LOADED_MODELS)`);
+    } else await this.makeRoom(worker, spec.key);
     for (let attempt = 0; ; attempt++) {
       const reply = await this.withTimeout(this.call(worker, (id) => ({ type: 'load', id, model: spec })));
       if (reply.type === 'loaded') {
@@ -348,7 +459,7 @@ export class Scheduler {
         return;
       }
       if (reply.type === 'error' && reply.code === 'out_of_memory') {
-        if (attempt === 0) {
+        if (attempt === 0 && !noEvict) {
           // Memory is short: free the idle least-recently-used model and try once more.
           const victim = this.evictLeastRecentIdle(worker, spec.key);
           if (victim) {
@@ -398,8 +509,8 @@ export class Scheduler {
 
   private async unloadInstance(inst: Instance): Promise<void> {
     clearTimeout(inst.timer);
-    if (this.instances.get(inst.key) !== inst || inst.active > 0 || inst.tokenizing > 0) return;
-    this.instances.delete(inst.key);
+    if (this.instances.get(inst.slot) !== inst || inst.active > 0 || inst.tokenizing > 0) return;
+    this.instances.delete(inst.slot);
     try {
       await this.call(inst.worker, (id) => ({ type: 'unload', id, key: inst.key }));
     } catch {
@@ -562,7 +673,7 @@ export class Scheduler {
       throw new CorralError('worker_failed', reply.type === 'error' ? reply.message : 'tokenize failed');
     } finally {
       inst.tokenizing--;
-      if (inst.active === 0 && inst.tokenizing === 0 && this.instances.get(inst.key) === inst)
+      if (inst.active === 0 && inst.tokenizing === 0 && this.instances.get(inst.slot) === inst)
         this.armExpiry(inst);
     }
   }
@@ -575,11 +686,11 @@ export class Scheduler {
     return ns;
   }
 
-  /** Unloads every instance of a model by name once idle (Ollama: keep_alive 0). */
+  /** Unloads every instance of a model by name once idle (Ollama: keep_alive 0); pinned ones stay. */
   async unload(name: string): Promise<void> {
     await Promise.all(
       [...this.instances.values()]
-        .filter((i) => i.target.name === name)
+        .filter((i) => i.target.name === name && !this.isPinned(i))
         .map(async (i) => {
           i.keepAliveMs = 0;
           if (i.active === 0) await this.unloadInstance(i);
@@ -617,12 +728,13 @@ export class Scheduler {
     return this.opts.view ? this.opts.view.ps(local) : local;
   }
 
-  /** Sequences in use and requests waiting, per model (for metrics and the admin API). */
-  queueDepth(): { name: string; active: number; waiting: number }[] {
+  /** Sequences in use and requests waiting, per instance (for metrics and the admin API). */
+  queueDepth(): { name: string; active: number; waiting: number; workerId: string }[] {
     return [...this.instances.values()].map((i) => ({
       name: i.target.name,
       active: i.active,
       waiting: i.waiters.length,
+      workerId: i.worker.id,
     }));
   }
 }

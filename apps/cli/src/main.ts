@@ -102,7 +102,14 @@ export function buildProgram(): Command {
     .command('worker')
     .description('Join a cluster as an inference worker (docs/cluster.md)')
     .option('--redis <url>', 'Redis of the cluster (default: REDIS_URL)')
-    .option('--models <dir>', 'Models directory shared with the gateways (default: OLLAMA_MODELS)')
+    .option(
+      '--models <dir>',
+      'Models directory, shared with the gateways or its own (default: OLLAMA_MODELS)',
+    )
+    .option(
+      '--gateway <url>',
+      'Fetch blobs missing from --models from this gateway over HTTP (default: CORRAL_WORKER_GATEWAY; key: CORRAL_WORKER_KEY)',
+    )
     .option(
       '--memory <size>',
       'Memory to fill with models, e.g. 20GiB (default: CORRAL_WORKER_MEMORY, else free memory)',

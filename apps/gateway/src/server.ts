@@ -17,8 +17,11 @@ import {
   ClusterPsView,
   ClusterWorkersSnapshot,
   EmbeddedWorkersSnapshot,
+  PinKeeper,
+  Pins,
   type WorkersSnapshot,
 } from '@corral/cluster';
+import { RunService } from '@corral/serving';
 import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
@@ -66,6 +69,8 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     maxQueue: config.maxQueue,
     loadTimeoutMs: config.loadTimeoutMs,
   };
+  const pins = new Pins(config.pins);
+  if (config.pins.length > 0) base.pinned = (name) => pins.isLoadedPin(name);
   let workers: {
     source: WorkerSource;
     start(): void;
@@ -79,7 +84,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     const pool = new ClusterPool({ redisUrl: config.cluster.redisUrl, prefix: config.cluster.prefix });
     scheduler = new Scheduler(pool, {
       ...base,
-      placement: new ClusterPlacement(pool, config.cluster.placement),
+      placement: new ClusterPlacement(pool, config.cluster.placement, pins),
       redispatch: true,
       view: new ClusterPsView(
         pool,
@@ -136,6 +141,15 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   });
   await app.listen(config.port, config.host);
   await workers.waitReady(120_000).catch((e: Error) => logger.error(e.message));
+  // CORRAL_PIN: always-loaded models are loaded now and whenever this gateway lacks them.
+  const runs = new RunService(config, registry, scheduler);
+  const keeper = new PinKeeper({
+    pins,
+    scheduler,
+    workers: workers.source,
+    target: async (model) => (await runs.prepare(model, undefined, undefined)).target,
+  });
+  keeper.start();
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -151,6 +165,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     close: async () => {
       if (closed) return;
       closed = true;
+      keeper.stop();
       // Let in-flight requests finish, but not forever: after the grace period the workers are
       // stopped, which ends the remaining generations with an error and lets the server close.
       const grace = setTimeout(() => void workers.close(), SHUTDOWN_GRACE_MS);

@@ -7,6 +7,7 @@ import { WorkerHost } from '@corral/inference';
 // auth dependencies) that the @corral/cluster index also exports.
 import { WorkerAgent } from '../../../libs/cluster/worker-agent';
 import { SharedDirectoryBlobSource } from '../../../libs/cluster/blob-source';
+import { GatewayBlobSource } from '../../../libs/cluster/gateway-blob-source';
 
 export interface RemoteWorkerOptions {
   redisUrl: string;
@@ -14,6 +15,9 @@ export interface RemoteWorkerOptions {
   modelsDir: string;
   memoryBytes?: number;
   id?: string;
+  /** A gateway to fetch blobs the models directory lacks from, over HTTP; unset: the directory is shared. */
+  gateway?: string;
+  gatewayKey?: string;
   log: (line: string) => void;
 }
 
@@ -29,7 +33,14 @@ export async function startRemoteWorker(opts: RemoteWorkerOptions): Promise<Runn
     prefix: opts.prefix,
     id: opts.id,
     host,
-    blobs: new SharedDirectoryBlobSource(opts.modelsDir),
+    blobs: opts.gateway
+      ? new GatewayBlobSource({
+          modelsDir: opts.modelsDir,
+          gateway: opts.gateway,
+          key: opts.gatewayKey,
+          log: opts.log,
+        })
+      : new SharedDirectoryBlobSource(opts.modelsDir),
     memoryBytes: opts.memoryBytes,
     log: opts.log,
   });

@@ -1,6 +1,7 @@
 /**
- * `corral worker --redis URL [--models DIR]`: an inference worker that joins a cluster through Redis.
- * It opens no port: jobs arrive through its BullMQ queue, replies go back through Redis Streams.
+ * `corral worker --redis URL [--models DIR] [--gateway URL]`: an inference worker that joins a cluster
+ * through Redis. It opens no port: jobs arrive through its BullMQ queue, replies go back through Redis
+ * Streams. Model files come from its models directory, or over HTTP from `--gateway` when missing.
  */
 import { loadConfig, parseSize } from '@corral/config';
 import { ConfigError } from './serve';
@@ -11,6 +12,7 @@ export interface WorkerFlags {
   memory?: string;
   id?: string;
   prefix?: string;
+  gateway?: string;
 }
 
 type StartWorker = typeof import('../../../worker/src/remote').startRemoteWorker;
@@ -29,6 +31,7 @@ export async function workerCommand(
       ...(flags.memory ? { CORRAL_WORKER_MEMORY: flags.memory } : {}),
       ...(flags.id ? { CORRAL_WORKER_ID: flags.id } : {}),
       ...(flags.prefix ? { CORRAL_CLUSTER_PREFIX: flags.prefix } : {}),
+      ...(flags.gateway ? { CORRAL_WORKER_GATEWAY: flags.gateway } : {}),
       // The worker is never a gateway; cluster mode is a gateway setting.
       CORRAL_CLUSTER: '0',
     });
@@ -38,7 +41,8 @@ export async function workerCommand(
         .replace('REDIS_URL:', 'REDIS_URL / --redis:')
         .replace('CORRAL_WORKER_MEMORY:', 'CORRAL_WORKER_MEMORY / --memory:')
         .replace('CORRAL_WORKER_ID:', 'CORRAL_WORKER_ID / --id:')
-        .replace('CORRAL_CLUSTER_PREFIX:', 'CORRAL_CLUSTER_PREFIX / --prefix:'),
+        .replace('CORRAL_CLUSTER_PREFIX:', 'CORRAL_CLUSTER_PREFIX / --prefix:')
+        .replace('CORRAL_WORKER_GATEWAY:', 'CORRAL_WORKER_GATEWAY / --gateway:'),
     );
   }
   if (!config.redisUrl) throw new ConfigError('corral worker needs --redis URL (or REDIS_URL)');
@@ -55,6 +59,8 @@ export async function workerCommand(
     modelsDir: config.modelsDir,
     memoryBytes: config.worker.memoryBytes,
     id: config.worker.id,
+    gateway: config.worker.gateway,
+    gatewayKey: config.worker.gatewayKey,
     log,
   });
   io.log(`corral worker ${worker.id} ready`);

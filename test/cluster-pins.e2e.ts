@@ -1,0 +1,154 @@
+/**
+ * Per-model pinning in cluster mode (CORRAL_PIN): a pinned model is loaded without any request, only
+ * on the worker it is pinned to (where binpack would have chosen another), survives keep_alive, and
+ * is refused rather than placed elsewhere when its worker is gone. Other models still expire.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  SCRIPT_TEXT,
+  buildTinyModels,
+  importModel,
+  postJson,
+  startCorral,
+  type CorralProcess,
+  type TinyModels,
+} from '@corral/testing';
+import {
+  PrivateRedis,
+  clusterPrefix,
+  hasRedisServer,
+  startWorker,
+  type WorkerProcess,
+} from './support/cluster';
+
+jest.setTimeout(240_000);
+
+const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
+const maybe = canRun ? describe : describe.skip;
+if (!canRun) console.log('cluster-pins.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
+
+interface WorkerJson {
+  id: string;
+  models: { name: string }[];
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function workersOf(g: CorralProcess): Promise<WorkerJson[]> {
+  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
+  if (res.status !== 200) throw new Error(`admin/v1/workers: ${res.status} ${res.text}`);
+  return (res.json as { workers: WorkerJson[] }).workers;
+}
+
+/** Ids of the workers holding a model, by its heartbeat. */
+async function holders(g: CorralProcess, model: string): Promise<string[]> {
+  return (await workersOf(g)).filter((w) => w.models.some((m) => m.name === model)).map((w) => w.id);
+}
+
+maybe('CORRAL_PIN in a cluster', () => {
+  const prefix = clusterPrefix();
+  let redis: PrivateRedis | undefined;
+  let redisUrl = process.env.REDIS_URL ?? '';
+  let models: TinyModels;
+  let modelsDir: string;
+  let gateway: CorralProcess;
+  const small = `${prefix}-small`;
+  const big = `${prefix}-big`;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    if (!redisUrl) {
+      redis = new PrivateRedis();
+      await redis.start();
+      redisUrl = redis.url;
+    }
+    models = await buildTinyModels();
+    modelsDir = mkdtempSync(join(tmpdir(), 'corral-pins-models-'));
+    const env = { REDIS_URL: redisUrl, CORRAL_CLUSTER_PREFIX: prefix, OLLAMA_MODELS: modelsDir };
+    // binpack prefers the fuller worker: the small one. The pin sends 'scripted' to the big one.
+    workers.push(await startWorker({ ...env, CORRAL_WORKER_ID: small, CORRAL_WORKER_MEMORY: '40MiB' }));
+    workers.push(await startWorker({ ...env, CORRAL_WORKER_ID: big, CORRAL_WORKER_MEMORY: '80MiB' }));
+    gateway = await startCorral({
+      ...env,
+      CORRAL_CLUSTER: '1',
+      OLLAMA_KEEP_ALIVE: '1s',
+      CORRAL_PIN: `scripted@${big}`,
+    });
+    await importModel(gateway.url, 'scripted', models.scripted);
+    await importModel(gateway.url, 'random', models.random);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await Promise.all(workers.map((w) => w.stop()));
+    await redis?.dispose();
+    if (models) rmSync(models.dir, { recursive: true, force: true });
+    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('loads the pinned model without a request, on its worker only, and keeps it past keep_alive', async () => {
+    const g = gateway;
+    // Created after the gateway started: the pin keeper loads it on its next check.
+    expect(
+      await waitFor('the pinned model loaded', async () => {
+        const h = await holders(g, 'scripted:latest');
+        return h.length ? h : undefined;
+      }),
+    ).toEqual([big]);
+
+    // An unpinned model goes where binpack puts it, and expires after its 1 s keep_alive.
+    const r = await postJson(`${g.url}/api/generate`, { model: 'random', prompt: 'x', stream: false });
+    expect(r.status).toBe(200);
+    expect(
+      await waitFor('random loaded', async () => {
+        const h = await holders(g, 'random:latest');
+        return h.length ? h : undefined;
+      }),
+    ).toEqual([small]);
+    // keep_alive: 0 unloads an unpinned model and leaves a pinned one loaded.
+    const gen = await postJson(`${g.url}/api/generate`, {
+      model: 'scripted',
+      prompt: 'x',
+      stream: false,
+      keep_alive: 0,
+    });
+    expect(gen.json?.response).toBe(SCRIPT_TEXT);
+    await waitFor('random expired', async () =>
+      (await holders(g, 'random:latest')).length === 0 ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await holders(g, 'scripted:latest')).toEqual([big]);
+    const ps = await postJson(`${g.url}/api/ps`, undefined, 'GET');
+    expect((ps.json as { models: { name: string }[] }).models.map((m) => m.name)).toEqual([
+      'scripted:latest',
+    ]);
+  });
+
+  it('refuses the pinned model, naming its worker, while that worker is gone', async () => {
+    const g = gateway;
+    const pinned = workers.find((w) => w.id === big)!;
+    await pinned.stop();
+    workers.splice(workers.indexOf(pinned), 1);
+    await waitFor('the worker gone', async () =>
+      (await workersOf(g)).some((w) => w.id === big) ? undefined : true,
+    );
+    const res = await postJson(`${g.url}/api/generate`, { model: 'scripted', prompt: 'x', stream: false });
+    expect(res.status).toBe(503);
+    expect(res.json?.error).toBe(
+      `model 'scripted:latest' is pinned to worker ${big} (CORRAL_PIN), and none of them is running`,
+    );
+    // Not placed on the other worker meanwhile (the keeper keeps trying, and must not either).
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await holders(g, 'scripted:latest')).toEqual([]);
+  });
+});

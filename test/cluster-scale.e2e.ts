@@ -1,0 +1,134 @@
+/**
+ * A second instance of a busy model (cluster mode): with one sequence per instance, a request that
+ * has to wait behind a running one makes the gateway load the model on another worker, and the
+ * waiting request runs there instead of waiting for the first to finish.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  buildTinyModels,
+  importModel,
+  postJson,
+  startCorral,
+  type CorralProcess,
+  type TinyModels,
+} from '@corral/testing';
+import {
+  PrivateRedis,
+  clusterPrefix,
+  hasRedisServer,
+  startWorker,
+  type WorkerProcess,
+} from './support/cluster';
+
+jest.setTimeout(240_000);
+
+const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
+const maybe = canRun ? describe : describe.skip;
+if (!canRun) console.log('cluster-scale.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
+
+interface WorkerJson {
+  id: string;
+  models: { name: string }[];
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function holders(g: CorralProcess, model: string): Promise<string[]> {
+  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
+  const workers = (res.json as { workers: WorkerJson[] }).workers;
+  return workers.filter((w) => w.models.some((m) => m.name === model)).map((w) => w.id);
+}
+
+/** A streaming generation; resolves with its reader once the response started. */
+async function stream(g: CorralProcess, model: string) {
+  const res = await fetch(`${g.url}/api/generate`, {
+    method: 'POST',
+    headers: g.authHeaders,
+    body: JSON.stringify({ model, prompt: 'go', options: { num_predict: 1_000_000, temperature: 1 } }),
+  });
+  expect(res.status).toBe(200);
+  return res.body!.getReader();
+}
+
+maybe('a busy model in a cluster', () => {
+  const prefix = clusterPrefix();
+  let redis: PrivateRedis | undefined;
+  let redisUrl = process.env.REDIS_URL ?? '';
+  let models: TinyModels;
+  let modelsDir: string;
+  let gateway: CorralProcess;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    if (!redisUrl) {
+      redis = new PrivateRedis();
+      await redis.start();
+      redisUrl = redis.url;
+    }
+    models = await buildTinyModels();
+    modelsDir = mkdtempSync(join(tmpdir(), 'corral-scale-models-'));
+    const env = { REDIS_URL: redisUrl, CORRAL_CLUSTER_PREFIX: prefix, OLLAMA_MODELS: modelsDir };
+    for (let i = 0; i < 2; i++) workers.push(await startWorker({ ...env, CORRAL_WORKER_MEMORY: '40MiB' }));
+    gateway = await startCorral({ ...env, CORRAL_CLUSTER: '1', OLLAMA_NUM_PARALLEL: '1' });
+    await importModel(gateway.url, 'random', models.random);
+    await waitFor('both workers', async () => {
+      const res = await postJson(`${gateway.url}/admin/v1/workers`, undefined, 'GET');
+      return (res.json as { workers: WorkerJson[] }).workers.length === 2 ? true : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await Promise.all(workers.map((w) => w.stop()));
+    await redis?.dispose();
+    if (models) rmSync(models.dir, { recursive: true, force: true });
+    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
+  });
+
+  it('loads a second instance on another worker and runs the waiting request there', async () => {
+    const g = gateway;
+    // Load it first and learn where, so the freeze below lands while the first stream runs.
+    expect(
+      (await postJson(`${g.url}/api/generate`, { model: 'random', prompt: 'x', stream: false })).status,
+    ).toBe(200);
+    const [busy] = await waitFor('the first instance', async () => {
+      const h = await holders(g, 'random:latest');
+      return h.length ? h : undefined;
+    });
+    const busyWorker = workers.find((w) => w.id === busy)!;
+    const first = await stream(g, 'random');
+    expect((await first.read()).done).toBe(false);
+    // Freeze the first instance's worker mid-generation: its one sequence stays taken, so the next
+    // request must wait, unless a second instance takes it.
+    process.kill(busyWorker.proc.pid!, 'SIGSTOP');
+    try {
+      const second = await stream(g, 'random');
+      expect((await second.read()).done).toBe(false);
+      // It ran on a second instance the gateway loaded for it on the other worker.
+      const other = workers.find((w) => w !== busyWorker)!.id;
+      expect(g.output()).toContain(
+        `'random:latest' has 1 requests waiting: loading a second instance on ${other}`,
+      );
+      process.kill(busyWorker.proc.pid!, 'SIGCONT');
+      await second.cancel();
+    } finally {
+      process.kill(busyWorker.proc.pid!, 'SIGCONT');
+    }
+    await first.cancel();
+    const both = await waitFor('the model on both workers', async () => {
+      const h = await holders(g, 'random:latest');
+      return h.length === 2 ? h : undefined;
+    });
+    expect(both.sort()).toEqual(workers.map((w) => w.id).sort());
+  });
+});
