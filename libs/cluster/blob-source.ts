@@ -5,7 +5,7 @@
  * when a gateway URL is configured, that gateway's OCI blob API for blobs the directory lacks
  * (`GatewayBlobSource`, libs/cluster/gateway-blob-source.ts).
  */
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export interface BlobRef {
@@ -21,6 +21,17 @@ export interface BlobSource {
   readonly description: string;
   /** A local path holding the blob's bytes, fetching them first where the source must. */
   resolve(ref: BlobRef, signal?: AbortSignal): Promise<string>;
+  /**
+   * Digests this worker holds locally, announced in its heartbeat so placement prefers a worker
+   * that need not fetch the model. Absent where every worker sees the same files (a shared directory).
+   */
+  localDigests?(): Promise<string[]>;
+}
+
+/** The `sha256:<hex>` digests in a models directory's blob store. */
+export async function digestsIn(modelsDir: string): Promise<string[]> {
+  const names = await readdir(join(modelsDir, 'blobs')).catch(() => [] as string[]);
+  return names.flatMap((n) => digestOfPath(n) ?? []);
 }
 
 /** `.../blobs/sha256-<hex>` → `sha256:<hex>`; undefined for a path outside a blob store. */

@@ -12,7 +12,7 @@ import { BlobStore, DEFAULT_HOST, normalizeDigest, parseModelName } from '@corra
 // Direct file imports: the worker needs the download client, not the gateway's registry controllers.
 import { downloadBlob } from '../distribution/client/downloader';
 import { RegistryClient } from '../distribution/client/registry-client';
-import type { BlobRef, BlobSource } from './blob-source';
+import { digestsIn, type BlobRef, type BlobSource } from './blob-source';
 
 export interface GatewayBlobSourceOptions {
   /** Where fetched blobs go (the worker's models directory: `blobs/`, `partial/`). */
@@ -41,6 +41,11 @@ export class GatewayBlobSource implements BlobSource {
 
   get description(): string {
     return `${this.opts.modelsDir}, else gateway ${this.client.origin} over HTTP`;
+  }
+
+  /** The blobs already in this worker's own directory (the heartbeat announces them to placement). */
+  localDigests(): Promise<string[]> {
+    return digestsIn(this.opts.modelsDir);
   }
 
   async resolve(ref: BlobRef, signal?: AbortSignal): Promise<string> {

@@ -53,6 +53,23 @@ describe('ClusterPlacement', () => {
     expect(order).toEqual(['b', 'a', 'c']);
   });
 
+  it("prefers a worker that already holds the model's blob over the policy's choice", () => {
+    const hex = 'ab'.repeat(32);
+    const withBlob = { ...status('a', 100, 10), blobs: [`sha256:${hex}`] };
+    const without = { ...status('b', 100, 60), blobs: [] };
+    const { placement, links } = setup([withBlob, without]);
+    const m = {
+      key: 'm',
+      name: 'm',
+      path: `/models/blobs/sha256-${hex}`,
+      adapters: [],
+    } as unknown as ModelSpec;
+    expect(placement.candidates(m, 30 * MiB, links).map((w) => w.id)).toEqual(['a', 'b']);
+    // A worker reading a shared directory announces no blobs: the policy decides (binpack → b).
+    const shared = setup([status('a', 100, 10), status('b', 100, 60)]);
+    expect(shared.placement.candidates(m, 30 * MiB, shared.links).map((w) => w.id)).toEqual(['b', 'a']);
+  });
+
   it('spread: the emptiest worker comes first', () => {
     const { placement, links } = setup([status('a', 100, 10), status('b', 100, 60)], 'spread');
     expect(placement.candidates(spec('m'), 30 * MiB, links).map((w) => w.id)).toEqual(['a', 'b']);

@@ -1,9 +1,10 @@
 /**
  * Where a model instance is loaded in the cluster. A worker that already holds the instance (another
  * gateway loaded it) comes first, so gateways share instances instead of each loading its own copy.
- * Otherwise the workers with room for the estimated footprint are ordered by policy: binpack (the
- * fullest worker that still fits, keeping whole workers free for big models) or spread (the emptiest
- * first, spreading load). Workers without room come last: the scheduler may evict its idle models
+ * Otherwise the workers with room for the estimated footprint are ordered: those that already hold
+ * the model's blobs in their own directory first (no transfer from a gateway), then by policy:
+ * binpack (the fullest worker that still fits, keeping whole workers free for big models) or spread
+ * (the emptiest first, spreading load). Workers without room come last: the scheduler may evict its idle models
  * there, and the worker itself refuses a load that would over-commit it. A model pinned to given
  * workers (CORRAL_PIN `model@id,...`) is placed only on those.
  */
@@ -12,7 +13,8 @@ import type { ModelSpec, Placement, WorkerLink } from '@corral/dispatch';
 import { estimateFootprint } from './estimate';
 import type { ClusterPool } from './cluster-pool';
 import type { Pins } from './pins';
-import { freeBytes } from './status';
+import { digestOfPath } from './blob-source';
+import { freeBytes, type WorkerStatus } from './status';
 
 export type PlacementPolicy = 'binpack' | 'spread';
 
@@ -68,7 +70,16 @@ export class ClusterPlacement implements Placement {
       .sort((a, b) => load(a.s, spec.key) - load(b.s, spec.key));
     const rest = scored.filter((x) => !holding.includes(x));
     const fits = rest.filter((x) => x.free >= bytes);
-    fits.sort((a, b) => (this.policy === 'binpack' ? a.free - b.free : b.free - a.free));
+    // Among workers with room, those that already hold the model's files come first (no transfer);
+    // then binpack or spread.
+    const needs = [spec.path, ...(spec.adapters ?? []).map((a) => a.path)].flatMap((p) =>
+      p ? (digestOfPath(p) ?? []) : [],
+    );
+    const missing = (s: WorkerStatus) => (s.blobs ? needs.filter((d) => !s.blobs!.includes(d)).length : 0);
+    fits.sort(
+      (a, b) =>
+        missing(a.s) - missing(b.s) || (this.policy === 'binpack' ? a.free - b.free : b.free - a.free),
+    );
     const tight = rest.filter((x) => x.free < bytes).sort((a, b) => b.free - a.free);
     const order = [...holding, ...fits, ...(opts.fitting ? [] : tight)].map((x) => x.w);
     const first = order[0];

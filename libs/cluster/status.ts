@@ -31,6 +31,8 @@ export const WorkerStatusSchema = z.object({
   models: z.array(WorkerModelSchema),
   /** Jobs (any kind) the worker is running, with the gateway that sent each. */
   jobs: z.number().int().nonnegative(),
+  /** Blob digests in the worker's own models directory; absent when it reads a shared one. */
+  blobs: z.array(z.string()).optional(),
 });
 export type WorkerStatus = z.infer<typeof WorkerStatusSchema>;
 

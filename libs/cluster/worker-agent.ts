@@ -181,6 +181,7 @@ export class WorkerAgent {
       usedBytes: this.usedBytes(),
       models,
       jobs: this.jobs.size,
+      blobs: await this.opts.blobs.localDigests?.().catch(() => undefined),
     };
   }
 
