@@ -20,16 +20,16 @@ import {
 import {
   PrivateRedis,
   clusterPrefix,
-  hasRedisServer,
+  clusterDescribe,
+  waitFor,
+  workersOf,
   startWorker,
   type WorkerProcess,
 } from './support/cluster';
 
 jest.setTimeout(240_000);
 
-const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
-const maybe = canRun ? describe : describe.skip;
-if (!canRun) console.log('cluster-blobs.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
+const maybe = clusterDescribe('cluster-blobs.e2e');
 
 type Mode = 'pass' | 'cut-once' | 'corrupt';
 
@@ -93,27 +93,6 @@ class BlobProxy {
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
   }
-}
-
-interface WorkerJson {
-  id: string;
-  models: { name: string }[];
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function workersOf(g: CorralProcess): Promise<WorkerJson[]> {
-  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
-  if (res.status !== 200) throw new Error(`admin/v1/workers: ${res.status} ${res.text}`);
-  return (res.json as { workers: WorkerJson[] }).workers;
 }
 
 async function generate(g: CorralProcess, model: string): Promise<{ status: number; text: string }> {

@@ -18,42 +18,17 @@ import {
 import {
   PrivateRedis,
   clusterPrefix,
-  hasRedisServer,
+  clusterDescribe,
+  holders,
+  waitFor,
+  workersOf,
   startWorker,
   type WorkerProcess,
 } from './support/cluster';
 
 jest.setTimeout(240_000);
 
-const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
-const maybe = canRun ? describe : describe.skip;
-if (!canRun) console.log('cluster-pins.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
-
-interface WorkerJson {
-  id: string;
-  models: { name: string }[];
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function workersOf(g: CorralProcess): Promise<WorkerJson[]> {
-  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
-  if (res.status !== 200) throw new Error(`admin/v1/workers: ${res.status} ${res.text}`);
-  return (res.json as { workers: WorkerJson[] }).workers;
-}
-
-/** Ids of the workers holding a model, by its heartbeat. */
-async function holders(g: CorralProcess, model: string): Promise<string[]> {
-  return (await workersOf(g)).filter((w) => w.models.some((m) => m.name === model)).map((w) => w.id);
-}
+const maybe = clusterDescribe('cluster-pins.e2e');
 
 maybe('CORRAL_PIN in a cluster', () => {
   const prefix = clusterPrefix();

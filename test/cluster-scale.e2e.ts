@@ -17,37 +17,17 @@ import {
 import {
   PrivateRedis,
   clusterPrefix,
-  hasRedisServer,
+  clusterDescribe,
+  holders,
+  waitFor,
+  type WorkerJson,
   startWorker,
   type WorkerProcess,
 } from './support/cluster';
 
 jest.setTimeout(240_000);
 
-const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
-const maybe = canRun ? describe : describe.skip;
-if (!canRun) console.log('cluster-scale.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
-
-interface WorkerJson {
-  id: string;
-  models: { name: string }[];
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function holders(g: CorralProcess, model: string): Promise<string[]> {
-  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
-  const workers = (res.json as { workers: WorkerJson[] }).workers;
-  return workers.filter((w) => w.models.some((m) => m.name === model)).map((w) => w.id);
-}
+const maybe = clusterDescribe('cluster-scale.e2e');
 
 /** A streaming generation; resolves with its reader once the response started. */
 async function stream(g: CorralProcess, model: string) {

@@ -20,46 +20,17 @@ import {
 import {
   PrivateRedis,
   clusterPrefix,
-  hasRedisServer,
+  clusterDescribe,
+  waitFor,
+  workersOf,
+  type WorkerJson,
   startWorker,
   type WorkerProcess,
 } from './support/cluster';
 
 jest.setTimeout(240_000);
 
-interface WorkerJson {
-  id: string;
-  memory_bytes: number;
-  used_bytes: number;
-  jobs: number;
-  models: { name: string; active: number; queued: number; holders: string[] }[];
-}
-
-const canRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
-const maybe = canRun ? describe : describe.skip;
-if (!canRun) console.log('cluster.e2e: skipped (neither REDIS_URL nor a redis-server binary)');
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function workersOf(g: CorralProcess): Promise<WorkerJson[]> {
-  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
-  if (res.status !== 200) throw new Error(`admin/v1/workers: ${res.status} ${res.text}`);
-  return (res.json as { workers: WorkerJson[] }).workers;
-}
+const maybe = clusterDescribe('cluster.e2e');
 
 async function psOf(g: CorralProcess): Promise<string[]> {
   const res = await postJson(`${g.url}/api/ps`, undefined, 'GET');

@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { postJson } from './http';
+import type { CorralProcess } from './server';
 
 /** The built CLI, found from the repository root (this file also runs from dist/, for bench/). */
 const CLI_ENTRY = (() => {
@@ -154,4 +156,55 @@ export class PrivateRedis {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Cluster e2e suites need Redis: the machine's (REDIS_URL) or a redis-server binary to start one. */
+export const clusterCanRun = Boolean(process.env.REDIS_URL) || hasRedisServer();
+
+/** `describe` for a cluster e2e file, or `describe.skip` with a message saying why. */
+export function clusterDescribe(file: string): jest.Describe {
+  if (clusterCanRun) return describe;
+  console.log(`${file}: skipped (neither REDIS_URL nor a redis-server binary)`);
+  return describe.skip;
+}
+
+/** Polls `fn` every 250 ms until it returns a value (errors count as "not yet"); names the last error on timeout. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** A worker as GET /admin/v1/workers reports it (the fields the tests read). */
+export interface WorkerJson {
+  id: string;
+  memory_bytes: number;
+  used_bytes: number;
+  jobs: number;
+  models: { name: string; active: number; queued: number; holders: string[] }[];
+}
+
+export async function workersOf(g: CorralProcess): Promise<WorkerJson[]> {
+  const res = await postJson(`${g.url}/admin/v1/workers`, undefined, 'GET');
+  if (res.status !== 200) throw new Error(`admin/v1/workers: ${res.status} ${res.text}`);
+  return (res.json as { workers: WorkerJson[] }).workers;
+}
+
+/** Ids of the workers holding a model, by their heartbeats. */
+export async function holders(g: CorralProcess, model: string): Promise<string[]> {
+  return (await workersOf(g)).filter((w) => w.models.some((m) => m.name === model)).map((w) => w.id);
 }
