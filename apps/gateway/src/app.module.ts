@@ -11,6 +11,7 @@ import { OpenAiApiModule } from '@corral/api-openai';
 import { AuthModule } from '@corral/auth';
 import { QuotaModule } from '@corral/quota';
 import { AuditModule } from '@corral/audit';
+import { ClusterAdminModule, type WorkersSnapshot } from '@corral/cluster';
 import { DistributionModule } from '@corral/distribution';
 import { HealthController } from './health/health.controller';
 
@@ -19,7 +20,11 @@ export interface CoreServices {
   database: Database;
   registry: ModelRegistry;
   scheduler: Scheduler;
+  /** What GET /admin/v1/workers shows: the forked workers, or the cluster's. None when absent (tests). */
+  workers?: WorkersSnapshot;
 }
+
+const NO_WORKERS: WorkersSnapshot = { mode: 'embedded', workers: () => [] };
 
 /** The singletons built at boot, provided to every feature module. */
 @Global()
@@ -50,6 +55,7 @@ export class AppModule {
         OllamaApiModule,
         OpenAiApiModule,
         DistributionModule,
+        ClusterAdminModule.with(core.workers ?? NO_WORKERS),
       ],
       controllers: [HealthController],
       providers: [{ provide: APP_FILTER, useClass: CorralExceptionFilter }],

@@ -11,7 +11,6 @@ import { openDatabase } from '@corral/persistence';
 import { createRegistry } from '@corral/registry';
 import { Scheduler, WorkerPool, type SchedulerOptions, type WorkerSource } from '@corral/dispatch';
 import {
-  ClusterAdminModule,
   ClusterPlacement,
   ClusterPool,
   ClusterPsView,
@@ -125,8 +124,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     requestIdHeader: false,
   });
-  const root = AppModule.with({ config, database, registry, scheduler });
-  root.imports = [...(root.imports ?? []), ClusterAdminModule.with(snapshot)];
+  const root = AppModule.with({ config, database, registry, scheduler, workers: snapshot });
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
     logger: nestLevels(config.logLevel),
     bodyParser: false,
