@@ -2,6 +2,7 @@
  * `corral quota get|set team|key <id>` (/admin/v1/{teams,keys}/:id/quota) and `corral usage`
  * (/admin/v1/usage). `set` changes only the limits given (`none` removes one) and keeps the rest.
  */
+import type { UsageRow } from '@corral/quota';
 import type { CorralClient } from '../client';
 import { renderTable } from '../format';
 import { query, type Out } from './admin-common';
@@ -123,18 +124,8 @@ export interface UsageFlags {
   csv?: boolean;
 }
 
-interface UsageRowView {
-  period?: string;
-  teamId?: string;
-  keyId?: string;
-  userId?: string;
-  model?: string;
-  requests: number;
-  errors: number;
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
+/** What the table shows of a row of GET /admin/v1/usage (the server's own type; a type-only import). */
+type UsageRowView = Omit<UsageRow, 'avgDurationMs' | 'avgTtftMs'>;
 
 /** Default range: the last 30 days up to the next hour. */
 export function usageQuery(flags: UsageFlags, now = new Date()): string {
