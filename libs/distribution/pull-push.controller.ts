@@ -40,10 +40,9 @@ function parse(body: unknown): { model: string; insecure: boolean; stream: boole
   return { model, insecure: r.data.insecure ?? false, stream: r.data.stream ?? true };
 }
 
-/** Models entering or leaving this node are audit events of their own, naming the model. */
-function audit(req: FastifyRequest, action: string, model: string): void {
+/** Models entering or leaving this node are audit events (their action: `@AdminAction`) naming the model. */
+function audit(req: FastifyRequest, model: string): void {
   const facts = auditFacts(req);
-  facts.action = action;
   try {
     facts.model = shortModelName(parseModelName(model));
   } catch {
@@ -77,7 +76,7 @@ export class PullPushController implements OnModuleInit {
   @HttpCode(200)
   async pull(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const b = parse(body);
-    audit(req, 'model.pull', b.model);
+    audit(req, b.model);
     await this.run(reply, b.stream, async (progress, signal) => {
       const r = await pullModel(this.registry, this.config.registry, b.model, progress, {
         insecure: b.insecure,
@@ -93,7 +92,7 @@ export class PullPushController implements OnModuleInit {
   @HttpCode(200)
   async push(@Body() body: unknown, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const b = parse(body);
-    audit(req, 'model.push', b.model);
+    audit(req, b.model);
     await this.run(reply, b.stream, (progress, signal) =>
       pushModel(this.registry, this.config.registry, b.model, progress, { insecure: b.insecure, signal }),
     );

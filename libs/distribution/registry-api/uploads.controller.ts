@@ -171,9 +171,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const name = repoName(namespace, model, reference);
-    const facts = auditFacts(req);
-    facts.action = 'model.push_received';
-    facts.model = shortModelName(name);
+    auditFacts(req).model = shortModelName(name);
     assertNameAllowed(callerOf(req), name);
     const bytes = await readLimited(req, MAX_MANIFEST_BYTES);
     let manifest;
@@ -200,7 +198,7 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
         throw new OciError(400, 'MANIFEST_BLOB_UNKNOWN', e.message);
       throw e;
     }
-    facts.detail = { manifest_digest: digest };
+    auditFacts(req).detail = { manifest_digest: digest };
     await reply
       .status(201)
       .header(API_VERSION_HEADER, 'registry/2.0')
