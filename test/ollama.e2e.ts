@@ -4,6 +4,7 @@
  * output, embeddings, model management, keep_alive, concurrency, cancellation and errors.
  */
 import { writeFileSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import {
@@ -314,10 +315,26 @@ describe('errors in Ollama shape', () => {
   it('404 for unknown routes, 413 for oversized bodies', async () => {
     const r = await fetch(`${corral.url}/api/nothing`);
     expect(r.status).toBe(404);
-    const big = await postJson(`${corral.url}/api/generate`, {
-      model: 'scripted',
-      prompt: 'x'.repeat(40 * 1024 * 1024),
+    // The body declares 40 MiB; the server answers 413 from the Content-Length and closes, so the
+    // client sends only a first chunk and reads the answer (writing all of it races the close: EPIPE).
+    const big = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${corral.url}/api/generate`, {
+        method: 'POST',
+        headers: {
+          ...corral.authHeaders,
+          'content-type': 'application/json',
+          'content-length': 40 * 1024 * 1024,
+        },
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write('{"model":"scripted","prompt":"' + 'x'.repeat(64 * 1024));
     });
     expect(big.status).toBe(413);
+    expect(JSON.parse(big.body)).toHaveProperty('error');
   });
 });

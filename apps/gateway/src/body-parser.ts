@@ -23,15 +23,18 @@ export function installBodyParser(fastify: FastifyInstance, limit: number): void
       finished = true;
       done(err, body);
     };
+    const tooLarge = () => {
+      const e: HttpError = new Error(`request body is too large (limit ${limit} bytes)`);
+      e.statusCode = 413;
+      e.code = 'FST_ERR_CTP_BODY_TOO_LARGE';
+      payload.resume();
+      finish(e);
+    };
+    // A declared length over the limit is refused at once, before any of the body is read.
+    if (Number(req.headers['content-length']) > limit) return tooLarge();
     payload.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        const e: HttpError = new Error(`request body is too large (limit ${limit} bytes)`);
-        e.statusCode = 413;
-        e.code = 'FST_ERR_CTP_BODY_TOO_LARGE';
-        payload.resume();
-        return finish(e);
-      }
+      if (size > limit) return tooLarge();
       chunks.push(c);
     });
     payload.on('end', () => {
