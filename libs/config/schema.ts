@@ -38,6 +38,8 @@ export const ENV_KEYS = {
   CORRAL_GPU: 'Inference backend: auto, cuda, vulkan, metal or cpu. Defaults to auto.',
   CORRAL_THREADS:
     'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
+  CORRAL_DECODE_LOOP:
+    'batched (every active sequence of a model decoded in one llama.cpp batch per step) or sequence (node-llama-cpp\'s per-sequence API). Defaults to batched.',
   CORRAL_BODY_LIMIT:
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
@@ -108,6 +110,7 @@ const EnvSchema = z.object({
   CORRAL_WORKERS: z.union([z.literal('auto'), int(1)]).default('auto'),
   CORRAL_GPU: z.enum(['auto', 'cuda', 'vulkan', 'metal', 'cpu']).default('auto'),
   CORRAL_THREADS: int(1).optional(),
+  CORRAL_DECODE_LOOP: z.enum(['batched', 'sequence']).default('batched'),
   CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
   CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   CORRAL_REQUEST_TIMEOUT: z.string().default('10m'),

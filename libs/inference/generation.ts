@@ -5,7 +5,7 @@ import type { GrammarCache } from './grammar';
 import type { ModelInstance } from './model-instance';
 import { renderPrompt } from './prompt';
 import type { DoneResult, FromWorker, GenerateJob } from './protocol';
-import { maxNewTokens, toEvaluateOptions } from './sampling';
+import { maxNewTokens, penaltyWindowIsFiltered, toEvaluateOptions } from './sampling';
 import { StopStringFilter } from './stop-strings';
 import { TokenTextDecoder } from './text-decoder';
 
@@ -103,9 +103,20 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
         grammarEvaluationState,
         yieldEogToken: true,
       };
-      for await (const token of seq.evaluate(last, options)) {
+      const isFinal = (t: Token): boolean => model.isEogToken(t) || rendered.stopTokens.has(t);
+      const loop = instance.decodeLoop?.supports(seq) ? instance.decodeLoop : null;
+      const tokens = loop
+        ? loop.generate(seq, last[0] as Token, {
+            sampling: options,
+            maxTokens: budget,
+            contextLimit: limit,
+            isFinal,
+            refreshSampler: penaltyWindowIsFiltered(job.sampling, model.tokens.nl),
+          })
+        : seq.evaluate(last, options);
+      for await (const token of tokens) {
         firstTokenAt ??= process.hrtime.bigint();
-        if (model.isEogToken(token) || rendered.stopTokens.has(token)) {
+        if (isFinal(token)) {
           reason = 'stop';
           break;
         }

@@ -14,6 +14,15 @@ export function parseGpuChoice(value: string | undefined): GpuChoice {
   throw new Error(`CORRAL_GPU must be one of auto, cuda, vulkan, metal, cpu (got "${value}")`);
 }
 
+export type DecodeLoopChoice = 'batched' | 'sequence';
+
+/** Value of `CORRAL_DECODE_LOOP`: how the worker generates (decode-loop.ts). */
+export function parseDecodeLoop(value: string | undefined): DecodeLoopChoice {
+  const v = (value || 'batched').trim().toLowerCase();
+  if (v === 'batched' || v === 'sequence') return v;
+  throw new Error(`CORRAL_DECODE_LOOP must be batched or sequence (got "${value}")`);
+}
+
 /** Value of `CORRAL_THREADS`: a positive integer, or undefined to let the worker choose. */
 export function parseThreads(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;

@@ -3,7 +3,15 @@ import { runEmbedding } from './embeddings';
 import { WorkerJobError, toJobError } from './errors';
 import { runGeneration } from './generation';
 import { GrammarCache } from './grammar';
-import { type GpuChoice, describeHardware, parseGpuChoice, parseThreads, startLlama } from './hardware';
+import {
+  type DecodeLoopChoice,
+  type GpuChoice,
+  describeHardware,
+  parseDecodeLoop,
+  parseGpuChoice,
+  parseThreads,
+  startLlama,
+} from './hardware';
 import { ModelInstance } from './model-instance';
 import {
   type FromWorker,
@@ -20,6 +28,8 @@ export interface WorkerHostOptions {
   gpu?: GpuChoice;
   /** llama.cpp threads. Defaults to `CORRAL_THREADS`, else chosen from the hardware (see hardware.ts). */
   threads?: number;
+  /** Generation loop (see decode-loop.ts). Defaults to `CORRAL_DECODE_LOOP`, else 'batched'. */
+  decodeLoop?: DecodeLoopChoice;
   /** Diagnostic lines (the process entry prefixes and writes them to stderr). Defaults to nothing. */
   log?: (line: string) => void;
 }
@@ -185,7 +195,13 @@ export class WorkerHost {
       return { instance, loadDurationNs: 0 };
     }
     const pending = this.getRuntime().then((rt) =>
-      ModelInstance.load({ llama: rt.llama, spec, threads: rt.threads, log: this.log }),
+      ModelInstance.load({
+        llama: rt.llama,
+        spec,
+        threads: rt.threads,
+        batchedDecode: (this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP)) === 'batched',
+        log: this.log,
+      }),
     );
     this.models.set(spec.key, pending);
     try {

@@ -1,4 +1,5 @@
 import type { ChatWrapper, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import { DecodeLoop } from './decode-loop';
 import { WorkerJobError, toJobError } from './errors';
 import { loadNodeLlamaCpp } from './llama-module';
 import type { LoadedModel, ModelSpec } from './protocol';
@@ -9,6 +10,8 @@ export interface ModelInstanceOptions {
   spec: ModelSpec;
   /** The worker's default thread count (used when the spec says numThread 0). */
   threads: number;
+  /** Generate through DecodeLoop where the context supports it (else node-llama-cpp's sequence API). */
+  batchedDecode?: boolean;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -32,6 +35,8 @@ export class ModelInstance {
     private readonly resolveWrapper: WrapperResolver | null,
     readonly threads: number,
     readonly loadDurationNs: number,
+    /** Batched generation below node-llama-cpp's sequence API; null where it cannot be used (decode-loop.ts). */
+    readonly decodeLoop: DecodeLoop | null,
   ) {
     this.pool = new SequencePool(
       Array.from({ length: context.totalSequences }, () =>
@@ -79,13 +84,14 @@ export class ModelInstance {
         failedCreationRemedy: false,
       });
       const resolveWrapper = await templateWrapperResolver(model);
+      const decodeLoop = opts.batchedDecode === false ? null : await DecodeLoop.forContext(context);
       const chatWrapper = resolveWrapper?.(undefined);
       const loadDurationNs = Number(process.hrtime.bigint() - started);
       log(
         `loaded ${spec.name} (${spec.key}): gpuLayers=${model.gpuLayers} ctx=${context.contextSize}x${spec.numParallel} ` +
-          `threads=${threads} template=${chatWrapper?.wrapperName ?? 'none'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
+          `threads=${threads} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? 'batched' : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
       );
-      return new ModelInstance(spec, model, context, resolveWrapper, threads, loadDurationNs);
+      return new ModelInstance(spec, model, context, resolveWrapper, threads, loadDurationNs, decodeLoop);
     } catch (e) {
       await model.dispose();
       const err = toJobError(e, 'model_load_failed');

@@ -59,6 +59,15 @@ export function toEvaluateOptions(s: Sampling, ctx: SamplingContext): SequenceEv
   return opts;
 }
 
+/**
+ * Whether the repeat-penalty window leaves tokens out (newlines, with `penalizeNewline: false`), so it is
+ * not simply the last N tokens the sampler has seen and must be handed over again every token.
+ */
+export function penaltyWindowIsFiltered(s: Sampling, newlineToken: Token | null): boolean {
+  const opts = toEvaluateOptions(s, { history: () => [], contextSize: 1, newlineToken });
+  return opts.repeatPenalty !== undefined && newlineToken !== null && !(s.penalizeNewline ?? SAMPLING_DEFAULTS.penalizeNewline);
+}
+
 /** Token budget from `numPredict`: -1 (until done) and -2 (fill the context) are both unbounded here. */
 export function maxNewTokens(s: Sampling): number {
   return s.numPredict < 0 ? Number.POSITIVE_INFINITY : s.numPredict;

@@ -1,0 +1,320 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token } from 'node-llama-cpp';
+
+/**
+ * The generation loop of one context, one level below node-llama-cpp's sequence API.
+ *
+ * node-llama-cpp generates with one async generator per sequence: every token of every sequence goes
+ * through its own queue entry, lock, sampler call and several promise hops, and its dispatcher decodes
+ * whatever happens to be queued when the previous decode returns. Measured (docs/performance.md): with
+ * 4 streams most steps decoded 1–3 tokens instead of 4, so the aggregate stayed at one stream's speed,
+ * and on a tiny model the per-token orchestration cost more than the forward pass.
+ *
+ * This loop does what llama-server's does. Every step puts the next token of **every** active sequence
+ * into one native batch, decodes it once, samples each sequence from its row of logits, and starts the
+ * next step; the consumers (detokenising, stop strings, IPC) see a step's tokens while the next step's
+ * decode is already running on the llama.cpp thread. The step holds node-llama-cpp's own context lock,
+ * so prompt evaluations of newly arriving jobs (still done through node-llama-cpp) run between steps,
+ * and each sequence's token list and position are kept as node-llama-cpp keeps them, so prefix reuse,
+ * erasing and everything else of the sequence API keeps working on the same sequences.
+ *
+ * Threads: a step decodes with the thread count node-llama-cpp last set on the context (the context's
+ * own count, unless node-llama-cpp's thread splitter shared threads between contexts for a prompt). The
+ * loop does not take part in that splitter: waiting for a thread allocation while holding the context
+ * lock deadlocked as soon as three models were loaded in one worker.
+ *
+ * It uses node-llama-cpp internals (the addon context's batch calls, the addon sampler, the sampler
+ * config resolver). `forContext` checks they are all there and returns null otherwise (another
+ * node-llama-cpp version, a recurrent or sliding-window model that needs KV checkpoints, Vulkan, which
+ * needs node-llama-cpp's cross-context decode lock); generation then uses the sequence API as before.
+ */
+export class DecodeLoop {
+  private readonly active = new Set<DecodeStream>();
+  private running = false;
+
+  private constructor(
+    private readonly context: InternalContext,
+    private readonly withLock: WithLock,
+  ) {}
+
+  /** A loop for this context, or null where node-llama-cpp's internals are not as this code expects. */
+  static async forContext(context: LlamaContext): Promise<DecodeLoop | null> {
+    const ctx = context as unknown as InternalContext;
+    const native = ctx._ctx as Partial<InternalContext['_ctx']> | undefined;
+    const supported =
+      typeof native?.initBatch === 'function' &&
+      typeof native.addToBatch === 'function' &&
+      typeof native.decodeBatch === 'function' &&
+      typeof native.sampleToken === 'function' &&
+      typeof ctx._llama?._bindings?.AddonSampler === 'function' &&
+      typeof ctx._model?._model === 'object' &&
+      typeof ctx._backendContextDisposeGuard?.createPreventDisposalHandle === 'function' &&
+      ctx._llama.gpu !== 'vulkan';
+    if (!supported) return null;
+    const withLock = await loadWithLock();
+    return withLock ? new DecodeLoop(ctx, withLock) : null;
+  }
+
+  /** Whether this sequence can be driven by the loop (see the class comment for when it cannot). */
+  supports(sequence: LlamaContextSequence): boolean {
+    const seq = sequence as unknown as InternalSequence;
+    return (
+      typeof seq._sequenceId === 'number' &&
+      typeof seq._nextTokenIndex === 'number' &&
+      Array.isArray(seq._contextTokens) &&
+      typeof seq._resolveSamplerConfig === 'function' &&
+      (seq._loadedTokenPredictions?.length ?? 0) === 0 &&
+      !sequence.needsCheckpoints
+    );
+  }
+
+  /**
+   * Generates from `sequence`, whose context already holds every prompt token but `first`. Yields each
+   * sampled token; ends after a token `isFinal` accepts (it is yielded, never decoded), after `maxTokens`
+   * tokens or when the sequence holds `contextLimit` tokens. Breaking out of the loop detaches the
+   * sequence: the returned promise settles only once no step uses it any more, so the caller may hand
+   * the sequence to the next job right after. At most one token beyond the last one the caller took is
+   * decoded into the sequence (the one in flight when it broke off); it is in the sequence's token list.
+   */
+  async *generate(sequence: LlamaContextSequence, first: Token, options: DecodeStreamOptions): AsyncGenerator<Token> {
+    const seq = sequence as unknown as InternalSequence;
+    const sampler = new this.context._llama._bindings.AddonSampler(this.context._model._model);
+    const stream = new DecodeStream(seq, first, options, sampler);
+    this.active.add(stream);
+    if (!this.running) void this.run();
+    try {
+      for (;;) {
+        const token = await stream.take();
+        if (token === null) return;
+        yield token;
+      }
+    } finally {
+      await stream.detach();
+      sampler.dispose();
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.active.size > 0) {
+        await this.withLock([this.context, 'context'], () => this.step());
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** One decode of every active sequence's next token, then one sample per sequence. */
+  private async step(): Promise<void> {
+    const batch: DecodeStream[] = [];
+    for (const s of this.active) {
+      if (s.closed) {
+        this.active.delete(s);
+        s.settleDetach();
+      } else batch.push(s);
+    }
+    if (batch.length === 0) return;
+    // llama.cpp splits a batch into per-sequence KV streams; consecutive ids keep it one micro-batch.
+    batch.sort((a, b) => a.seq._sequenceId - b.seq._sequenceId);
+
+    const native = this.context._ctx;
+    let guard: { dispose(): void } | undefined;
+    try {
+      guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
+      native.initBatch(batch.length);
+      const rows = batch.map((s) => {
+        const logitRows = native.addToBatch(s.seq._sequenceId, s.seq._nextTokenIndex, Uint32Array.of(s.pending), LAST_ROW);
+        return logitRows[0] as number;
+      });
+      const decoded = native.decodeBatch();
+      // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
+      for (const s of batch) s.flush();
+      await decoded;
+      for (const s of batch) s.accepted();
+      const sampled = await Promise.all(
+        batch.map((s, i) => {
+          s.configureSampler();
+          return native.sampleToken(rows[i] as number, s.sampler);
+        }),
+      );
+      batch.forEach((s, i) => {
+        const token = sampled[i] as number;
+        if (token === -1) s.fail(new Error('llama.cpp failed to sample the next token'));
+        else s.sampled(token as Token);
+        if (s.closed) {
+          this.active.delete(s);
+          s.flush();
+          s.settleDetach();
+        }
+      });
+    } catch (e) {
+      for (const s of batch) {
+        s.fail(e);
+        this.active.delete(s);
+        s.flush();
+        s.settleDetach();
+      }
+    } finally {
+      guard?.dispose();
+    }
+  }
+}
+
+export interface DecodeStreamOptions {
+  sampling: Pick<
+    SequenceEvaluateOptions,
+    'temperature' | 'minP' | 'topK' | 'topP' | 'seed' | 'repeatPenalty' | 'tokenBias' | 'grammarEvaluationState'
+  >;
+  maxTokens: number;
+  /** Tokens the sequence may hold; generation ends before a decode would exceed it. */
+  contextLimit: number;
+  /** End-of-generation and stop tokens: yielded, then the stream ends without decoding them. */
+  isFinal: (token: Token) => boolean;
+  /**
+   * Re-read the sampling options before every token. Needed only when the repeat-penalty window is not
+   * the plain last N tokens of the sequence (Ollama's `penalize_newline: false` leaves newlines out).
+   */
+  refreshSampler?: boolean;
+}
+
+/** One sequence's place in the loop: its next token to decode and the tokens waiting for its consumer. */
+class DecodeStream {
+  /** The token the next step decodes. */
+  pending: Token;
+  closed = false;
+  private configured = false;
+  private generated = 0;
+  /** Sampled, not yet handed over (they are handed over while the next decode runs). */
+  private readonly outbox: Token[] = [];
+  private readonly ready: Token[] = [];
+  private ended = false;
+  private error: unknown;
+  private wake?: () => void;
+  private detached = false;
+  private onDetached?: () => void;
+
+  constructor(
+    readonly seq: InternalSequence,
+    first: Token,
+    private readonly options: DecodeStreamOptions,
+    readonly sampler: AddonSampler,
+  ) {
+    this.pending = first;
+  }
+
+  /**
+   * The sampler is configured once: after each sample the addon feeds the chosen token to the sampler's
+   * repeat-penalty window and grammar itself, which is exactly the window the next config would carry.
+   * Only a window that is not simply "the last N tokens" (`refreshSampler`) is handed over again every
+   * token. (node-llama-cpp re-applies the whole config every token; on a small model that cost as much
+   * as a third of the worker's JS time.)
+   */
+  configureSampler(): void {
+    if (this.configured && !this.options.refreshSampler) return;
+    this.sampler.applyConfig(this.seq._resolveSamplerConfig(this.options.sampling));
+    this.configured = true;
+  }
+
+  /** The step decoded `pending`: it is now part of the sequence, as node-llama-cpp records it. */
+  accepted(): void {
+    this.seq._contextTokens.push(this.pending);
+    this.seq._nextTokenIndex += 1;
+  }
+
+  sampled(token: Token): void {
+    this.generated += 1;
+    this.outbox.push(token);
+    const full = this.seq._nextTokenIndex + 1 > this.options.contextLimit;
+    if (this.options.isFinal(token) || this.generated >= this.options.maxTokens || full) this.finish();
+    else this.pending = token;
+  }
+
+  fail(e: unknown): void {
+    this.error ??= e;
+    this.finish();
+  }
+
+  /** Hands the sampled tokens to the consumer. */
+  flush(): void {
+    if (this.outbox.length === 0 && !this.ended) return;
+    this.ready.push(...this.outbox.splice(0));
+    this.wake?.();
+  }
+
+  async take(): Promise<Token | null> {
+    for (;;) {
+      const token = this.ready.shift();
+      if (token !== undefined) return token;
+      if (this.ended && this.outbox.length === 0) {
+        if (this.error !== undefined) throw this.error;
+        return null;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** The consumer is done; resolves once no step holds the sequence. */
+  detach(): Promise<void> {
+    this.closed = true;
+    if (this.detached) return Promise.resolve();
+    return new Promise((resolve) => (this.onDetached = resolve));
+  }
+
+  settleDetach(): void {
+    this.detached = true;
+    this.onDetached?.();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.closed = true;
+  }
+}
+
+const LAST_ROW = Uint32Array.of(0);
+
+type WithLock = <T>(scope: [object, string], callback: () => Promise<T>) => Promise<T>;
+
+/**
+ * node-llama-cpp serialises work on a context with lifecycle-utils' `withLock([context, 'context'])`.
+ * The loop must take that same lock, from the same module instance node-llama-cpp loaded, so it is
+ * resolved from node-llama-cpp's own location rather than from this package's dependencies.
+ */
+async function loadWithLock(): Promise<WithLock | null> {
+  try {
+    const fromNodeLlamaCpp = createRequire(require.resolve('node-llama-cpp'));
+    const url = pathToFileURL(fromNodeLlamaCpp.resolve('lifecycle-utils')).href;
+    const mod = (await import(url)) as { withLock?: WithLock };
+    return typeof mod.withLock === 'function' ? mod.withLock : null;
+  } catch {
+    return null;
+  }
+}
+
+interface AddonSampler {
+  applyConfig(config: object): void;
+  dispose(): void;
+}
+
+interface InternalContext {
+  _ctx: {
+    initBatch(size: number): void;
+    addToBatch(sequenceId: number, firstTokenIndex: number, tokens: Uint32Array, logitIndexes: Uint32Array): Uint32Array;
+    decodeBatch(): Promise<void>;
+    sampleToken(batchLogitIndex: number, sampler: AddonSampler): Promise<number>;
+  };
+  _llama: { gpu: string | false; _bindings: { AddonSampler: new (model: object) => AddonSampler } };
+  _model: { _model: object };
+  _backendContextDisposeGuard: { createPreventDisposalHandle(): { dispose(): void } };
+}
+
+interface InternalSequence {
+  _sequenceId: number;
+  _nextTokenIndex: number;
+  _contextTokens: Token[];
+  _loadedTokenPredictions?: unknown[];
+  _resolveSamplerConfig(options: DecodeStreamOptions['sampling']): object;
+}
