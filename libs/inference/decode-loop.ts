@@ -32,6 +32,8 @@ import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token
 export class DecodeLoop {
   private readonly active = new Set<DecodeStream>();
   private running = false;
+  /** Decode steps run and the sequence rows they decoded (rows / steps = the average batch). */
+  readonly stats = { steps: 0, rows: 0 };
 
   private constructor(
     private readonly context: InternalContext,
@@ -129,6 +131,8 @@ export class DecodeLoop {
         return logitRows[0] as number;
       });
       const decoded = native.decodeBatch();
+      this.stats.steps += 1;
+      this.stats.rows += batch.length;
       // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
       for (const s of batch) s.flush();
       await decoded;

@@ -1,0 +1,221 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
+import { buildScriptedModel, buildTinyLlama } from '../registry/gguf/tiny';
+import { DecodeLoop, type DecodeStreamOptions } from './decode-loop';
+
+// Real llama.cpp (CPU, one thread) on models generated here, so this runs on any machine.
+jest.setTimeout(120_000);
+
+const SCRIPT = Array.from({ length: 40 }, (_, i) => ` w${i}`);
+const GREEDY = { temperature: 0 };
+
+let dir: string;
+let llama: Llama;
+let scripted: LlamaModel;
+let random: LlamaModel;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'corral-decode-loop-'));
+  await buildScriptedModel(join(dir, 'scripted.gguf'), { script: SCRIPT, name: 'scripted' });
+  await buildTinyLlama(join(dir, 'random.gguf'), { name: 'random' });
+  const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+  llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error });
+  scripted = await llama.loadModel({ modelPath: join(dir, 'scripted.gguf') });
+  random = await llama.loadModel({ modelPath: join(dir, 'random.gguf') });
+});
+
+afterAll(async () => {
+  await scripted?.dispose();
+  await random?.dispose();
+  await llama?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function setup(
+  model: LlamaModel,
+  sequences: number,
+  contextSize = 256,
+): Promise<{ context: LlamaContext; loop: DecodeLoop; seqs: LlamaContextSequence[] }> {
+  const context = await model.createContext({ sequences, contextSize, threads: 1 });
+  const loop = await DecodeLoop.forContext(context);
+  if (!loop) throw new Error('the decode loop does not support this node-llama-cpp build');
+  const seqs = Array.from({ length: sequences }, () => context.getSequence({ contextShift: { size: 0 } }));
+  return { context, loop, seqs };
+}
+
+function options(over: Partial<DecodeStreamOptions> = {}): DecodeStreamOptions {
+  return { sampling: GREEDY, maxTokens: 1_000, contextLimit: 256, isFinal: () => false, ...over };
+}
+
+/** Evaluates all prompt tokens but the last (as the worker does) and returns the last one. */
+async function prefill(seq: LlamaContextSequence, prompt: Token[]): Promise<Token> {
+  await seq.clearHistory();
+  await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+  return prompt[prompt.length - 1] as Token;
+}
+
+async function collect(tokens: AsyncIterable<Token>, limit = Infinity): Promise<Token[]> {
+  const out: Token[] = [];
+  for await (const t of tokens) {
+    out.push(t);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** node-llama-cpp's own per-sequence generation, the reference the loop must match. */
+async function viaSequenceApi(seq: LlamaContextSequence, prompt: Token[], count: number): Promise<Token[]> {
+  const last = await prefill(seq, prompt);
+  return collect(seq.evaluate([last], { ...GREEDY, yieldEogToken: true }), count);
+}
+
+describe('DecodeLoop', () => {
+  it('generates what node-llama-cpp generates for one sequence (greedy, real arithmetic)', async () => {
+    const { context, loop, seqs } = await setup(random, 1);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('hello there');
+      const reference = await viaSequenceApi(seq, prompt, 48);
+      const last = await prefill(seq, prompt);
+      const mine = await collect(loop.generate(seq, last, options({ maxTokens: 48 })));
+      expect(mine).toEqual(reference);
+      expect(seq.contextTokens).toEqual([...prompt, ...mine.slice(0, -1)]);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('applies a repeat penalty over a sliding window exactly as node-llama-cpp does', async () => {
+    const { context, loop, seqs } = await setup(random, 1);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('the same again and again');
+      const penalised = (history: Token[]) => ({
+        temperature: 0,
+        repeatPenalty: { penalty: 1.8, maxPunishTokens: 8, punishTokens: () => history.slice(-8) },
+      });
+      const run = async (tokens: (h: Token[]) => AsyncIterable<Token>): Promise<Token[]> => {
+        const history = [...prompt];
+        const out: Token[] = [];
+        for await (const t of tokens(history)) {
+          history.push(t);
+          out.push(t);
+          if (out.length === 40) break;
+        }
+        return out;
+      };
+      const reference = await run((h) => {
+        const it = prefill(seq, prompt).then((last) => seq.evaluate([last], { ...penalised(h), yieldEogToken: true }));
+        return (async function* () {
+          yield* await it;
+        })();
+      });
+      const plain = await run((h) =>
+        (async function* () {
+          yield* loop.generate(seq, await prefill(seq, prompt), options({ sampling: penalised(h) }));
+        })(),
+      );
+      const refreshed = await run((h) =>
+        (async function* () {
+          yield* loop.generate(seq, await prefill(seq, prompt), options({ sampling: penalised(h), refreshSampler: true }));
+        })(),
+      );
+      const greedy = await collect(loop.generate(seq, await prefill(seq, prompt), options({ maxTokens: 40 })));
+      expect(greedy).not.toEqual(reference);
+      expect(plain).toEqual(reference);
+      expect(refreshed).toEqual(reference);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('decodes concurrent sequences together: one step per token for all of them', async () => {
+    const { context, loop, seqs } = await setup(scripted, 4);
+    try {
+      const prompts = seqs.map((_, i) => scripted.tokenize(`prompt ${i}`));
+      const lasts = await Promise.all(seqs.map((s, i) => prefill(s, prompts[i] as Token[])));
+      const outputs = await Promise.all(
+        seqs.map((s, i) => collect(loop.generate(s, lasts[i] as Token, options({ maxTokens: 30 })))),
+      );
+      const expected = scripted.tokenize(SCRIPT.slice(0, 30).join(''));
+      for (const out of outputs) expect(scripted.detokenize(out)).toBe(scripted.detokenize(expected));
+      // 4 × 30 tokens; node-llama-cpp's own dispatch decoded 1–3 rows per step (docs/performance.md).
+      expect(loop.stats.rows).toBe(4 * 30);
+      expect(loop.stats.rows / loop.stats.steps).toBeGreaterThan(3.5);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('ends on a final token without decoding it, at maxTokens, and at the context limit', async () => {
+    const { context, loop, seqs } = await setup(scripted, 1, 64);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = scripted.tokenize('go');
+      const stopAt = scripted.tokenize(SCRIPT[5] as string)[0] as Token;
+
+      let last = await prefill(seq, prompt);
+      const untilFinal = await collect(loop.generate(seq, last, options({ isFinal: (t) => t === stopAt })));
+      expect(untilFinal).toHaveLength(6);
+      expect(untilFinal[5]).toBe(stopAt);
+      expect(seq.contextTokens).toEqual([...prompt, ...untilFinal.slice(0, 5)]);
+
+      last = await prefill(seq, prompt);
+      expect(await collect(loop.generate(seq, last, options({ maxTokens: 7 })))).toHaveLength(7);
+
+      last = await prefill(seq, prompt);
+      const full = await collect(loop.generate(seq, last, options({ contextLimit: 20 })));
+      expect(seq.nextTokenIndex).toBe(20);
+      expect(prompt.length + full.length).toBe(21);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('a consumer that breaks off leaves the sequence consistent for the next job', async () => {
+    const { context, loop, seqs } = await setup(random, 2);
+    try {
+      const [seq, other] = seqs as [LlamaContextSequence, LlamaContextSequence];
+      const prompt = random.tokenize('once more');
+      // Another stream keeps the loop busy while this one breaks off mid-stream.
+      const busy = collect(loop.generate(other, await prefill(other, prompt), options({ maxTokens: 60 })));
+      const first = await collect(loop.generate(seq, await prefill(seq, prompt), options()), 5);
+      expect(first).toHaveLength(5);
+      // The token list matches the KV cache: what was decoded, the prompt and up to one token past the break.
+      const tokens = seq.contextTokens;
+      expect(tokens.slice(0, prompt.length + 4)).toEqual([...prompt, ...first.slice(0, 4)]);
+      expect(tokens.length).toBeLessThanOrEqual(prompt.length + 5);
+      expect(seq.nextTokenIndex).toBe(tokens.length);
+      // Keeping the prompt and generating again gives the same continuation as the first time.
+      await seq.eraseContextTokenRanges([{ start: prompt.length - 1, end: seq.nextTokenIndex }]);
+      const again = await collect(loop.generate(seq, prompt[prompt.length - 1] as Token, options({ maxTokens: 5 })));
+      expect(again).toEqual(first);
+      expect(await busy).toHaveLength(60);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('fails the stream, without hanging, when the context is disposed mid-generation', async () => {
+    const { context, loop, seqs } = await setup(random, 1);
+    const seq = seqs[0] as LlamaContextSequence;
+    const last = await prefill(seq, random.tokenize('bye'));
+    const seen: Token[] = [];
+    const run = (async () => {
+      for await (const t of loop.generate(seq, last, options({ maxTokens: 10_000, contextLimit: 256 }))) {
+        seen.push(t);
+        if (seen.length === 3) void context.dispose();
+      }
+    })();
+    await expect(run).rejects.toThrow();
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.length).toBeLessThan(250);
+  });
+
+  it('is not used where node-llama-cpp does not expose what it needs', async () => {
+    expect(await DecodeLoop.forContext({} as LlamaContext)).toBeNull();
+    expect(await DecodeLoop.forContext({ _ctx: { initBatch: 1 } } as unknown as LlamaContext)).toBeNull();
+  });
+});
