@@ -39,7 +39,7 @@ export const ENV_KEYS = {
   CORRAL_THREADS:
     'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
   CORRAL_DECODE_LOOP:
-    'batched (every active sequence of a model decoded in one llama.cpp batch per step) or sequence (node-llama-cpp\'s per-sequence API). Defaults to batched.',
+    "batched (every active sequence of a model decoded in one llama.cpp batch per step) or sequence (node-llama-cpp's per-sequence API). Defaults to batched.",
   CORRAL_BODY_LIMIT:
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',

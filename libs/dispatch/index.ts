@@ -1,4 +1,5 @@
 export * from './protocol';
+export * from './chunk-batch';
 export * from './options';
 export * from './async-queue';
 export * from './worker-link';

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { unpackChunkBatch } from './chunk-batch';
 import { FromWorkerSchema, type FromWorker, type ToWorkerInput, type WorkerInfo } from './protocol';
 
 export interface WorkerLink {
@@ -57,18 +58,20 @@ export class ChildProcessWorkerLink implements WorkerLink {
     };
     this.child.stdout?.on('data', forward);
     this.child.stderr?.on('data', forward);
-    this.child.on('message', (raw) => {
-      if (isWellFormedChunk(raw)) {
-        for (const cb of this.messageCbs) cb(raw);
-        return;
+    this.child.on('message', (envelope) => {
+      for (const raw of unpackChunkBatch(envelope)) {
+        if (isWellFormedChunk(raw)) {
+          for (const cb of this.messageCbs) cb(raw);
+          continue;
+        }
+        const parsed = FromWorkerSchema.safeParse(raw);
+        if (!parsed.success) {
+          log(`[gateway] worker ${this.id} sent an invalid message: ${parsed.error.message}`);
+          continue;
+        }
+        if (parsed.data.type === 'hello') this.info = parsed.data.info;
+        for (const cb of this.messageCbs) cb(parsed.data);
       }
-      const parsed = FromWorkerSchema.safeParse(raw);
-      if (!parsed.success) {
-        log(`[gateway] worker ${this.id} sent an invalid message: ${parsed.error.message}`);
-        return;
-      }
-      if (parsed.data.type === 'hello') this.info = parsed.data.info;
-      for (const cb of this.messageCbs) cb(parsed.data);
     });
     this.child.on('exit', (code, signal) =>
       this.markExited(signal ? `signal ${signal}` : `exit code ${code}`),

@@ -101,3 +101,20 @@ export class WorkerPool implements WorkerSource {
     await Promise.all([...this.links.values()].map((l) => l.close()));
   }
 }
+
+/**
+ * libuv's threadpool size for a forked worker. llama.cpp's decode and every sample run as threadpool
+ * jobs; with one pool thread the decode loop queues a step's samples right behind its decode, so they
+ * run back to back on that thread with no wake-up of the JS thread in between, and parallel samples do
+ * not wake four threads on a machine that has two cores (measured on the 2-core box: +11–19% aggregate
+ * tokens/s at 1, 4 and 16 streams, docs/performance.md). The price: a model load, also a pool job,
+ * pauses generation of the worker's other models while it runs. So one thread on small machines
+ * (≤ 4 cores), libuv's default elsewhere; an operator's UV_THREADPOOL_SIZE always wins.
+ */
+export function workerThreadpoolEnv(
+  cpuCores: number,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  if (env.UV_THREADPOOL_SIZE) return {};
+  return cpuCores <= 4 ? { UV_THREADPOOL_SIZE: '1' } : {};
+}

@@ -107,7 +107,9 @@ describe('DecodeLoop', () => {
         return out;
       };
       const reference = await run((h) => {
-        const it = prefill(seq, prompt).then((last) => seq.evaluate([last], { ...penalised(h), yieldEogToken: true }));
+        const it = prefill(seq, prompt).then((last) =>
+          seq.evaluate([last], { ...penalised(h), yieldEogToken: true }),
+        );
         return (async function* () {
           yield* await it;
         })();
@@ -119,10 +121,16 @@ describe('DecodeLoop', () => {
       );
       const refreshed = await run((h) =>
         (async function* () {
-          yield* loop.generate(seq, await prefill(seq, prompt), options({ sampling: penalised(h), refreshSampler: true }));
+          yield* loop.generate(
+            seq,
+            await prefill(seq, prompt),
+            options({ sampling: penalised(h), refreshSampler: true }),
+          );
         })(),
       );
-      const greedy = await collect(loop.generate(seq, await prefill(seq, prompt), options({ maxTokens: 40 })));
+      const greedy = await collect(
+        loop.generate(seq, await prefill(seq, prompt), options({ maxTokens: 40 })),
+      );
       expect(greedy).not.toEqual(reference);
       expect(plain).toEqual(reference);
       expect(refreshed).toEqual(reference);
@@ -190,7 +198,9 @@ describe('DecodeLoop', () => {
       expect(seq.nextTokenIndex).toBe(tokens.length);
       // Keeping the prompt and generating again gives the same continuation as the first time.
       await seq.eraseContextTokenRanges([{ start: prompt.length - 1, end: seq.nextTokenIndex }]);
-      const again = await collect(loop.generate(seq, prompt[prompt.length - 1] as Token, options({ maxTokens: 5 })));
+      const again = await collect(
+        loop.generate(seq, prompt[prompt.length - 1] as Token, options({ maxTokens: 5 })),
+      );
       expect(again).toEqual(first);
       expect(await busy).toHaveLength(60);
     } finally {

@@ -38,10 +38,14 @@ export class DecodeLoop {
   private constructor(
     private readonly context: InternalContext,
     private readonly withLock: WithLock,
+    private readonly chainSamples: boolean,
   ) {}
 
   /** A loop for this context, or null where node-llama-cpp's internals are not as this code expects. */
-  static async forContext(context: LlamaContext): Promise<DecodeLoop | null> {
+  static async forContext(
+    context: LlamaContext,
+    options: DecodeLoopOptions = {},
+  ): Promise<DecodeLoop | null> {
     const ctx = context as unknown as InternalContext;
     const native = ctx._ctx as Partial<InternalContext['_ctx']> | undefined;
     const supported =
@@ -55,7 +59,7 @@ export class DecodeLoop {
       ctx._llama.gpu !== 'vulkan';
     if (!supported) return null;
     const withLock = await loadWithLock();
-    return withLock ? new DecodeLoop(ctx, withLock) : null;
+    return withLock ? new DecodeLoop(ctx, withLock, options.chainSamples === true) : null;
   }
 
   /** Whether this sequence can be driven by the loop (see the class comment for when it cannot). */
@@ -79,7 +83,11 @@ export class DecodeLoop {
    * the sequence to the next job right after. At most one token beyond the last one the caller took is
    * decoded into the sequence (the one in flight when it broke off); it is in the sequence's token list.
    */
-  async *generate(sequence: LlamaContextSequence, first: Token, options: DecodeStreamOptions): AsyncGenerator<Token> {
+  async *generate(
+    sequence: LlamaContextSequence,
+    first: Token,
+    options: DecodeStreamOptions,
+  ): AsyncGenerator<Token> {
     const seq = sequence as unknown as InternalSequence;
     const sampler = new this.context._llama._bindings.AddonSampler(this.context._model._model);
     const stream = new DecodeStream(seq, first, options, sampler);
@@ -127,22 +135,33 @@ export class DecodeLoop {
       guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
       native.initBatch(batch.length);
       const rows = batch.map((s) => {
-        const logitRows = native.addToBatch(s.seq._sequenceId, s.seq._nextTokenIndex, Uint32Array.of(s.pending), LAST_ROW);
+        const logitRows = native.addToBatch(
+          s.seq._sequenceId,
+          s.seq._nextTokenIndex,
+          Uint32Array.of(s.pending),
+          LAST_ROW,
+        );
         return logitRows[0] as number;
       });
+      const sample = (): Promise<number[]> =>
+        Promise.all(
+          batch.map((s, i) => {
+            s.configureSampler();
+            return native.sampleToken(rows[i] as number, s.sampler);
+          }),
+        );
       const decoded = native.decodeBatch();
+      // With a one-thread pool the samples are queued now and run right after the decode on that
+      // thread (DecodeLoopOptions). A failed decode is reported; its queued samples are ignored.
+      const chained = this.chainSamples ? sample() : undefined;
+      chained?.catch(() => undefined);
       this.stats.steps += 1;
       this.stats.rows += batch.length;
       // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
       for (const s of batch) s.flush();
       await decoded;
       for (const s of batch) s.accepted();
-      const sampled = await Promise.all(
-        batch.map((s, i) => {
-          s.configureSampler();
-          return native.sampleToken(rows[i] as number, s.sampler);
-        }),
-      );
+      const sampled = await (chained ?? sample());
       batch.forEach((s, i) => {
         const token = sampled[i] as number;
         if (token === -1) s.fail(new Error('llama.cpp failed to sample the next token'));
@@ -166,10 +185,27 @@ export class DecodeLoop {
   }
 }
 
+export interface DecodeLoopOptions {
+  /**
+   * Queue each step's samples right behind its decode instead of after it returns. Only correct when
+   * libuv's threadpool has exactly one thread (UV_THREADPOOL_SIZE=1): the jobs then run in order on
+   * that thread, so a sample never reads logits the decode is still writing. Saves a wake-up of the JS
+   * thread and a pool hand-off per step.
+   */
+  chainSamples?: boolean;
+}
+
 export interface DecodeStreamOptions {
   sampling: Pick<
     SequenceEvaluateOptions,
-    'temperature' | 'minP' | 'topK' | 'topP' | 'seed' | 'repeatPenalty' | 'tokenBias' | 'grammarEvaluationState'
+    | 'temperature'
+    | 'minP'
+    | 'topK'
+    | 'topP'
+    | 'seed'
+    | 'repeatPenalty'
+    | 'tokenBias'
+    | 'grammarEvaluationState'
   >;
   maxTokens: number;
   /** Tokens the sequence may hold; generation ends before a decode would exceed it. */
@@ -306,7 +342,12 @@ interface AddonSampler {
 interface InternalContext {
   _ctx: {
     initBatch(size: number): void;
-    addToBatch(sequenceId: number, firstTokenIndex: number, tokens: Uint32Array, logitIndexes: Uint32Array): Uint32Array;
+    addToBatch(
+      sequenceId: number,
+      firstTokenIndex: number,
+      tokens: Uint32Array,
+      logitIndexes: Uint32Array,
+    ): Uint32Array;
     decodeBatch(): Promise<void>;
     sampleToken(batchLogitIndex: number, sampler: AddonSampler): Promise<number>;
   };

@@ -199,7 +199,10 @@ export class WorkerHost {
         llama: rt.llama,
         spec,
         threads: rt.threads,
-        batchedDecode: (this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP)) === 'batched',
+        batchedDecode:
+          (this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP)) === 'batched',
+        // libuv reads the size once, when the pool starts; only a one-thread pool keeps jobs in order.
+        chainSamples: process.env.UV_THREADPOOL_SIZE?.trim() === '1',
         log: this.log,
       }),
     );

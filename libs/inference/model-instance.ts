@@ -12,6 +12,8 @@ export interface ModelInstanceOptions {
   threads: number;
   /** Generate through DecodeLoop where the context supports it (else node-llama-cpp's sequence API). */
   batchedDecode?: boolean;
+  /** The worker's libuv threadpool has one thread: the decode loop may queue samples behind decodes. */
+  chainSamples?: boolean;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -84,12 +86,15 @@ export class ModelInstance {
         failedCreationRemedy: false,
       });
       const resolveWrapper = await templateWrapperResolver(model);
-      const decodeLoop = opts.batchedDecode === false ? null : await DecodeLoop.forContext(context);
+      const decodeLoop =
+        opts.batchedDecode === false
+          ? null
+          : await DecodeLoop.forContext(context, { chainSamples: opts.chainSamples === true });
       const chatWrapper = resolveWrapper?.(undefined);
       const loadDurationNs = Number(process.hrtime.bigint() - started);
       log(
         `loaded ${spec.name} (${spec.key}): gpuLayers=${model.gpuLayers} ctx=${context.contextSize}x${spec.numParallel} ` +
-          `threads=${threads} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? 'batched' : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
+          `threads=${threads} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? `batched${opts.chainSamples ? ' (samples chained)' : ''}` : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
       );
       return new ModelInstance(spec, model, context, resolveWrapper, threads, loadDurationNs, decodeLoop);
     } catch (e) {

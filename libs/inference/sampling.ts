@@ -65,7 +65,11 @@ export function toEvaluateOptions(s: Sampling, ctx: SamplingContext): SequenceEv
  */
 export function penaltyWindowIsFiltered(s: Sampling, newlineToken: Token | null): boolean {
   const opts = toEvaluateOptions(s, { history: () => [], contextSize: 1, newlineToken });
-  return opts.repeatPenalty !== undefined && newlineToken !== null && !(s.penalizeNewline ?? SAMPLING_DEFAULTS.penalizeNewline);
+  return (
+    opts.repeatPenalty !== undefined &&
+    newlineToken !== null &&
+    !(s.penalizeNewline ?? SAMPLING_DEFAULTS.penalizeNewline)
+  );
 }
 
 /** Token budget from `numPredict`: -1 (until done) and -2 (fill the context) are both unbounded here. */

@@ -9,7 +9,13 @@ import { Logger, type LogLevel } from '@nestjs/common';
 import type { CorralConfig } from '@corral/config';
 import { openDatabase } from '@corral/persistence';
 import { createRegistry } from '@corral/registry';
-import { Scheduler, WorkerPool, type SchedulerOptions, type WorkerSource } from '@corral/dispatch';
+import {
+  Scheduler,
+  WorkerPool,
+  workerThreadpoolEnv,
+  type SchedulerOptions,
+  type WorkerSource,
+} from '@corral/dispatch';
 import {
   ClusterPlacement,
   ClusterPool,
@@ -106,6 +112,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
       env: {
         CORRAL_GPU: config.gpu,
         ...(config.threads ? { CORRAL_THREADS: String(config.threads) } : {}),
+        ...workerThreadpoolEnv(config.cpuCores),
       },
     });
     scheduler = new Scheduler(pool, base);

@@ -3,6 +3,7 @@
  * the job protocol travels over that channel only: the worker opens no port.
  * stdout is left alone (a stray print there is harmless); diagnostics go to stderr.
  */
+import { type ChunkBatch, type FromWorker, chunkBatchingSender } from '@corral/dispatch';
 import { WorkerHost } from '@corral/inference';
 
 const prefix = `[worker ${process.pid}]`;
@@ -18,12 +19,15 @@ function main(): void {
   const send = process.send.bind(process);
   const host = new WorkerHost({ log });
 
-  host.onMessage((msg) => {
-    if (!process.connected) return;
-    send(msg, undefined, undefined, (err) => {
-      if (err) log(`send failed for ${msg.type}: ${err.message}`);
-    });
-  });
+  // The chunks of one decode step (one per active sequence) leave as one IPC message (chunk-batch.ts).
+  host.onMessage(
+    chunkBatchingSender((msg: FromWorker | ChunkBatch) => {
+      if (!process.connected) return;
+      send(msg, undefined, undefined, (err) => {
+        if (err) log(`send failed for ${msg.type}: ${err.message}`);
+      });
+    }),
+  );
   host.onShutdown(() => process.exit(0));
   process.on('message', (msg) => host.handle(msg));
 
