@@ -54,6 +54,12 @@ export interface DurableUsageWriterOptions {
   pollMs?: number;
   /** Longest wait between retries while the database is down. Defaults to 5 s. */
   maxBackoffMs?: number;
+  /**
+   * After a wake-up, wait this long for more records so one transaction carries many (they are already
+   * durable in the buffer). On the embedded database a commit runs on the gateway's thread; committing
+   * right after every request put it in the next request's way (docs/performance.md). Defaults to 50 ms.
+   */
+  lingerMs?: number;
   /** Who may write (one writer per installation). Defaults to always (embedded: one process). */
   leader?: LeaderLock;
 }
@@ -86,6 +92,7 @@ export class DurableUsageWriter implements UsageSink {
       batchSize: opts.batchSize ?? 500,
       pollMs: opts.pollMs ?? 1000,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
+      lingerMs: opts.lingerMs ?? 50,
     };
     this.leader = opts.leader;
   }
@@ -190,7 +197,10 @@ export class DurableUsageWriter implements UsageSink {
         await this.timer.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
         continue;
       }
-      if (idle && this.running) await this.timer.sleep(this.o.pollMs);
+      if (idle && this.running) {
+        await this.timer.sleep(this.o.pollMs);
+        if (this.running && this.o.lingerMs > 0) await new Promise((r) => setTimeout(r, this.o.lingerMs));
+      }
     }
   }
 
