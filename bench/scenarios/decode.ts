@@ -94,7 +94,7 @@ export async function decodeScenario(ctx: BenchContext): Promise<ScenarioResult>
         notes.push(
           `compute-bound model (${tokens} tokens): Corral /api/generate at ${ratio(median('Corral /api/generate (NDJSON)'), base)} ` +
             `and /v1/chat/completions at ${ratio(median('Corral /v1/chat/completions (SSE)'), base)} of llama-server -t ${ctx.threads}: ` +
-            'the per-token cost of node-llama-cpp is fixed, so it weighs less as the forward pass grows.',
+            'the per-token cost of the gateway–worker pipeline is fixed, so it weighs less as the forward pass grows.',
         );
     } finally {
       await direct.dispose();
