@@ -47,7 +47,7 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
         'Corral /api/generate': () => burst(level, (i) => corralGenerate(ctx.corral, model.name, o(i))),
       };
       if (ls) contenders[llamaKey] = () => burst(level, (i) => llamaCompletion(ls, o(i)));
-      const res = await interleave(heavy ? 2 : ctx.reps(3), contenders);
+      const res = await interleave(heavy ? 2 : ctx.reps(7), contenders);
       const agg = (b: Burst[]) => summarize(b.map((x) => x.tokens / (x.wallMs / 1000)));
       const base = agg(res[llamaKey] ?? []);
       for (const [contender, bursts] of Object.entries(res)) {

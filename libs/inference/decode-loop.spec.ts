@@ -79,7 +79,7 @@ describe('DecodeLoop', () => {
       const prompt = random.tokenize('hello there');
       const reference = await viaSequenceApi(seq, prompt, 48);
       const last = await prefill(seq, prompt);
-      const mine = await collect(loop.generate(seq, last, options({ maxTokens: 48 })));
+      const mine = await collect(loop.generate(seq, [last], options({ maxTokens: 48 })));
       expect(mine).toEqual(reference);
       expect(seq.contextTokens).toEqual([...prompt, ...mine.slice(0, -1)]);
     } finally {
@@ -114,22 +114,21 @@ describe('DecodeLoop', () => {
           yield* await it;
         })();
       });
+      // The loop evaluating the prompt itself, and after node-llama-cpp evaluated all but its last token.
       const plain = await run((h) =>
         (async function* () {
-          yield* loop.generate(seq, await prefill(seq, prompt), options({ sampling: penalised(h) }));
+          await seq.clearHistory();
+          yield* loop.generate(seq, prompt, options({ sampling: penalised(h) }));
         })(),
       );
       const refreshed = await run((h) =>
         (async function* () {
-          yield* loop.generate(
-            seq,
-            await prefill(seq, prompt),
-            options({ sampling: penalised(h), refreshSampler: true }),
-          );
+          const last = await prefill(seq, prompt);
+          yield* loop.generate(seq, [last], options({ sampling: penalised(h), refreshSampler: true }));
         })(),
       );
       const greedy = await collect(
-        loop.generate(seq, await prefill(seq, prompt), options({ maxTokens: 40 })),
+        loop.generate(seq, [await prefill(seq, prompt)], options({ maxTokens: 40 })),
       );
       expect(greedy).not.toEqual(reference);
       expect(plain).toEqual(reference);
@@ -145,13 +144,81 @@ describe('DecodeLoop', () => {
       const prompts = seqs.map((_, i) => scripted.tokenize(`prompt ${i}`));
       const lasts = await Promise.all(seqs.map((s, i) => prefill(s, prompts[i] as Token[])));
       const outputs = await Promise.all(
-        seqs.map((s, i) => collect(loop.generate(s, lasts[i] as Token, options({ maxTokens: 30 })))),
+        seqs.map((s, i) => collect(loop.generate(s, [lasts[i] as Token], options({ maxTokens: 30 })))),
       );
       const expected = scripted.tokenize(SCRIPT.slice(0, 30).join(''));
       for (const out of outputs) expect(scripted.detokenize(out)).toBe(scripted.detokenize(expected));
       // 4 × 30 tokens; node-llama-cpp's own dispatch decoded 1–3 rows per step (docs/performance.md).
       expect(loop.stats.rows).toBe(4 * 30);
       expect(loop.stats.rows / loop.stats.steps).toBeGreaterThan(3.5);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('evaluates a prompt itself, across several steps when it is longer than the batch', async () => {
+    const context = await random.createContext({ sequences: 1, contextSize: 256, batchSize: 8, threads: 1 });
+    try {
+      const loop = await DecodeLoop.forContext(context);
+      const seq = context.getSequence({ contextShift: { size: 0 } });
+      const prompt = random.tokenize(
+        'a longer prompt that takes several batches of eight tokens to evaluate',
+      );
+      expect(prompt.length).toBeGreaterThan(16);
+      const reference = await viaSequenceApi(seq, prompt, 24);
+      await seq.clearHistory();
+      const mine = await collect(loop!.generate(seq, prompt, options({ maxTokens: 24 })));
+      expect(mine).toEqual(reference);
+      expect(loop!.stats.steps).toBe(Math.ceil(prompt.length / 8) + 23);
+      expect(seq.contextTokens).toEqual([...prompt, ...mine.slice(0, -1)]);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('a prompt arriving mid-generation shares its steps: the running sequence still gets a token each step', async () => {
+    const context = await scripted.createContext({
+      sequences: 2,
+      contextSize: 256,
+      batchSize: 8,
+      threads: 1,
+    });
+    try {
+      const loop = (await DecodeLoop.forContext(context))!;
+      const [a, b] = [0, 1].map(() => context.getSequence({ contextShift: { size: 0 } })) as [
+        LlamaContextSequence,
+        LlamaContextSequence,
+      ];
+      const longPrompt = scripted.tokenize(Array.from({ length: 20 }, (_, i) => ` p${i}`).join(''));
+      let joined: Promise<Token[]> | undefined;
+      const first: Token[] = [];
+      for await (const t of loop.generate(a, scripted.tokenize('go'), options({ maxTokens: 39 }))) {
+        first.push(t);
+        if (first.length === 5) joined = collect(loop.generate(b, longPrompt, options({ maxTokens: 20 })));
+      }
+      const second = await joined!;
+      expect(scripted.detokenize(first)).toBe(SCRIPT.slice(0, 39).join(''));
+      expect(scripted.detokenize(second)).toBe(SCRIPT.slice(0, 20).join(''));
+      // 39 steps for the first sequence; the second one's prompt and tokens all fit inside them.
+      expect(loop.stats.steps).toBeLessThanOrEqual(40);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('ends without an error and without decoding when its signal aborts before the prompt is in', async () => {
+    const { context, loop, seqs } = await setup(random, 1);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      await seq.clearHistory();
+      const controller = new AbortController();
+      controller.abort();
+      const out = await collect(
+        loop.generate(seq, random.tokenize('never'), options({ signal: controller.signal })),
+      );
+      expect(out).toEqual([]);
+      expect(seq.nextTokenIndex).toBe(0);
+      expect(loop.stats.steps).toBe(0);
     } finally {
       await context.dispose();
     }
@@ -165,16 +232,16 @@ describe('DecodeLoop', () => {
       const stopAt = scripted.tokenize(SCRIPT[5] as string)[0] as Token;
 
       let last = await prefill(seq, prompt);
-      const untilFinal = await collect(loop.generate(seq, last, options({ isFinal: (t) => t === stopAt })));
+      const untilFinal = await collect(loop.generate(seq, [last], options({ isFinal: (t) => t === stopAt })));
       expect(untilFinal).toHaveLength(6);
       expect(untilFinal[5]).toBe(stopAt);
       expect(seq.contextTokens).toEqual([...prompt, ...untilFinal.slice(0, 5)]);
 
       last = await prefill(seq, prompt);
-      expect(await collect(loop.generate(seq, last, options({ maxTokens: 7 })))).toHaveLength(7);
+      expect(await collect(loop.generate(seq, [last], options({ maxTokens: 7 })))).toHaveLength(7);
 
       last = await prefill(seq, prompt);
-      const full = await collect(loop.generate(seq, last, options({ contextLimit: 20 })));
+      const full = await collect(loop.generate(seq, [last], options({ contextLimit: 20 })));
       expect(seq.nextTokenIndex).toBe(20);
       expect(prompt.length + full.length).toBe(21);
     } finally {
@@ -188,8 +255,8 @@ describe('DecodeLoop', () => {
       const [seq, other] = seqs as [LlamaContextSequence, LlamaContextSequence];
       const prompt = random.tokenize('once more');
       // Another stream keeps the loop busy while this one breaks off mid-stream.
-      const busy = collect(loop.generate(other, await prefill(other, prompt), options({ maxTokens: 60 })));
-      const first = await collect(loop.generate(seq, await prefill(seq, prompt), options()), 5);
+      const busy = collect(loop.generate(other, [await prefill(other, prompt)], options({ maxTokens: 60 })));
+      const first = await collect(loop.generate(seq, [await prefill(seq, prompt)], options()), 5);
       expect(first).toHaveLength(5);
       // The token list matches the KV cache: what was decoded, the prompt and up to one token past the break.
       const tokens = seq.contextTokens;
@@ -199,7 +266,7 @@ describe('DecodeLoop', () => {
       // Keeping the prompt and generating again gives the same continuation as the first time.
       await seq.eraseContextTokenRanges([{ start: prompt.length - 1, end: seq.nextTokenIndex }]);
       const again = await collect(
-        loop.generate(seq, prompt[prompt.length - 1] as Token, options({ maxTokens: 5 })),
+        loop.generate(seq, [prompt[prompt.length - 1] as Token], options({ maxTokens: 5 })),
       );
       expect(again).toEqual(first);
       expect(await busy).toHaveLength(60);
@@ -214,7 +281,7 @@ describe('DecodeLoop', () => {
     const last = await prefill(seq, random.tokenize('bye'));
     const seen: Token[] = [];
     const run = (async () => {
-      for await (const t of loop.generate(seq, last, options({ maxTokens: 10_000, contextLimit: 256 }))) {
+      for await (const t of loop.generate(seq, [last], options({ maxTokens: 10_000, contextLimit: 256 }))) {
         seen.push(t);
         if (seen.length === 3) void context.dispose();
       }

@@ -76,21 +76,23 @@ export class DecodeLoop {
   }
 
   /**
-   * Generates from `sequence`, whose context already holds every prompt token but `first`. Yields each
-   * sampled token; ends after a token `isFinal` accepts (it is yielded, never decoded), after `maxTokens`
-   * tokens or when the sequence holds `contextLimit` tokens. Breaking out of the loop detaches the
-   * sequence: the returned promise settles only once no step uses it any more, so the caller may hand
-   * the sequence to the next job right after. At most one token beyond the last one the caller took is
-   * decoded into the sequence (the one in flight when it broke off); it is in the sequence's token list.
+   * Evaluates `tokens` (the prompt tokens the sequence does not hold yet, at least one) into `sequence`
+   * and generates from it. Yields each sampled token; ends after a token `isFinal` accepts (it is
+   * yielded, never decoded), after `maxTokens` tokens, when the sequence holds `contextLimit` tokens,
+   * or, without an error, once `signal` aborts. Breaking out of the loop detaches the sequence: the
+   * returned promise settles only once no step uses it any more, so the caller may hand the sequence to
+   * the next job right after. At most one token beyond the last one the caller took is decoded into
+   * the sequence (the one in flight when it broke off); it is in the sequence's token list.
    */
   async *generate(
     sequence: LlamaContextSequence,
-    first: Token,
+    tokens: readonly Token[],
     options: DecodeStreamOptions,
   ): AsyncGenerator<Token> {
+    if (tokens.length === 0) throw new Error('DecodeLoop.generate needs at least one token to evaluate');
     const seq = sequence as unknown as InternalSequence;
     const sampler = new this.context._llama._bindings.AddonSampler(this.context._model._model);
-    const stream = new DecodeStream(seq, first, options, sampler);
+    const stream = new DecodeStream(seq, tokens, options, sampler);
     this.active.add(stream);
     if (!this.running) void this.run();
     try {
@@ -116,38 +118,60 @@ export class DecodeLoop {
     }
   }
 
-  /** One decode of every active sequence's next token, then one sample per sequence. */
+  /**
+   * One decode: the next token of every generating sequence, then as many prompt tokens of arriving
+   * sequences as the batch has room for (in arrival order; a long prompt continues next step, as in
+   * llama-server), then one sample per sequence whose tokens are all in.
+   */
   private async step(): Promise<void> {
-    const batch: DecodeStream[] = [];
+    const ready: DecodeStream[] = [];
     for (const s of this.active) {
+      if (s.options.signal?.aborted) s.cancel();
       if (s.closed) {
         this.active.delete(s);
+        s.flush();
         s.settleDetach();
-      } else batch.push(s);
+      } else ready.push(s);
     }
-    if (batch.length === 0) return;
+    if (ready.length === 0) return;
+    let room = Math.max(1, this.context.batchSize);
+    const entries: { s: DecodeStream; count: number }[] = [];
+    for (const s of ready) {
+      if (s.pending.length !== 1 || room === 0) continue;
+      entries.push({ s, count: 1 });
+      room -= 1;
+    }
+    for (const s of ready) {
+      if (s.pending.length === 1 || room === 0) continue;
+      const count = Math.min(s.pending.length, room);
+      entries.push({ s, count });
+      room -= count;
+    }
     // llama.cpp splits a batch into per-sequence KV streams; consecutive ids keep it one micro-batch.
-    batch.sort((a, b) => a.seq._sequenceId - b.seq._sequenceId);
+    entries.sort((a, b) => a.s.seq._sequenceId - b.s.seq._sequenceId);
 
     const native = this.context._ctx;
     let guard: { dispose(): void } | undefined;
     try {
       guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
-      native.initBatch(batch.length);
-      const rows = batch.map((s) => {
+      native.initBatch(entries.reduce((n, e) => n + e.count, 0));
+      const rows = new Map<DecodeStream, number>();
+      for (const { s, count } of entries) {
+        const complete = count === s.pending.length;
         const logitRows = native.addToBatch(
           s.seq._sequenceId,
           s.seq._nextTokenIndex,
-          Uint32Array.of(s.pending),
-          LAST_ROW,
+          Uint32Array.from(s.pending.slice(0, count)),
+          complete ? Uint32Array.of(count - 1) : NO_ROWS,
         );
-        return logitRows[0] as number;
-      });
+        if (complete) rows.set(s, logitRows[0] as number);
+      }
+      const toSample = [...rows.keys()];
       const sample = (): Promise<number[]> =>
         Promise.all(
-          batch.map((s, i) => {
+          toSample.map((s) => {
             s.configureSampler();
-            return native.sampleToken(rows[i] as number, s.sampler);
+            return native.sampleToken(rows.get(s) as number, s.sampler);
           }),
         );
       const decoded = native.decodeBatch();
@@ -156,13 +180,13 @@ export class DecodeLoop {
       const chained = this.chainSamples ? sample() : undefined;
       chained?.catch(() => undefined);
       this.stats.steps += 1;
-      this.stats.rows += batch.length;
+      this.stats.rows += entries.length;
       // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
-      for (const s of batch) s.flush();
+      for (const { s } of entries) s.flush();
       await decoded;
-      for (const s of batch) s.accepted();
+      for (const { s, count } of entries) s.accepted(count);
       const sampled = await (chained ?? sample());
-      batch.forEach((s, i) => {
+      toSample.forEach((s, i) => {
         const token = sampled[i] as number;
         if (token === -1) s.fail(new Error('llama.cpp failed to sample the next token'));
         else s.sampled(token as Token);
@@ -173,7 +197,7 @@ export class DecodeLoop {
         }
       });
     } catch (e) {
-      for (const s of batch) {
+      for (const { s } of entries) {
         s.fail(e);
         this.active.delete(s);
         s.flush();
@@ -212,6 +236,8 @@ export interface DecodeStreamOptions {
   contextLimit: number;
   /** End-of-generation and stop tokens: yielded, then the stream ends without decoding them. */
   isFinal: (token: Token) => boolean;
+  /** Ends the stream between steps (a cancel during a long prompt takes effect within one batch). */
+  signal?: AbortSignal;
   /**
    * Re-read the sampling options before every token. Needed only when the repeat-penalty window is not
    * the plain last N tokens of the sequence (Ollama's `penalize_newline: false` leaves newlines out).
@@ -221,8 +247,8 @@ export interface DecodeStreamOptions {
 
 /** One sequence's place in the loop: its next token to decode and the tokens waiting for its consumer. */
 class DecodeStream {
-  /** The token the next step decodes. */
-  pending: Token;
+  /** Tokens still to decode: the rest of the prompt, then each sampled token in turn. */
+  pending: Token[];
   closed = false;
   private configured = false;
   private generated = 0;
@@ -237,11 +263,11 @@ class DecodeStream {
 
   constructor(
     readonly seq: InternalSequence,
-    first: Token,
-    private readonly options: DecodeStreamOptions,
+    tokens: readonly Token[],
+    readonly options: DecodeStreamOptions,
     readonly sampler: AddonSampler,
   ) {
-    this.pending = first;
+    this.pending = [...tokens];
   }
 
   /**
@@ -257,10 +283,11 @@ class DecodeStream {
     this.configured = true;
   }
 
-  /** The step decoded `pending`: it is now part of the sequence, as node-llama-cpp records it. */
-  accepted(): void {
-    this.seq._contextTokens.push(this.pending);
-    this.seq._nextTokenIndex += 1;
+  /** The step decoded the first `count` pending tokens: they are now part of the sequence, as node-llama-cpp records it. */
+  accepted(count: number): void {
+    const done = this.pending.splice(0, count);
+    for (const t of done) this.seq._contextTokens.push(t);
+    this.seq._nextTokenIndex += done.length;
   }
 
   sampled(token: Token): void {
@@ -268,7 +295,12 @@ class DecodeStream {
     this.outbox.push(token);
     const full = this.seq._nextTokenIndex + 1 > this.options.contextLimit;
     if (this.options.isFinal(token) || this.generated >= this.options.maxTokens || full) this.finish();
-    else this.pending = token;
+    else this.pending = [token];
+  }
+
+  /** Cancelled from outside: ends without an error (the caller reports the cancel). */
+  cancel(): void {
+    this.finish();
   }
 
   fail(e: unknown): void {
@@ -314,7 +346,7 @@ class DecodeStream {
   }
 }
 
-const LAST_ROW = Uint32Array.of(0);
+const NO_ROWS = new Uint32Array(0);
 
 type WithLock = <T>(scope: [object, string], callback: () => Promise<T>) => Promise<T>;
 
@@ -353,6 +385,8 @@ interface InternalContext {
   };
   _llama: { gpu: string | false; _bindings: { AddonSampler: new (model: object) => AddonSampler } };
   _model: { _model: object };
+  /** Public: most tokens one decode may carry (n_batch). */
+  batchSize: number;
   _backendContextDisposeGuard: { createPreventDisposalHandle(): { dispose(): void } };
 }
 

@@ -70,10 +70,12 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
     let reason: DoneReason = 'length';
     let firstTokenAt: bigint | undefined;
 
-    // All prompt tokens but the last are evaluated in batch-sized steps so a cancel during a long
-    // prompt takes effect between steps; the last one is fed to evaluate() to sample the first token.
+    // The decode loop evaluates the prompt itself, in the same batches as the other sequences' next
+    // tokens. Otherwise all prompt tokens but the last are evaluated in batch-sized steps (so a cancel
+    // during a long prompt takes effect between steps) and the last one is fed to evaluate().
+    const loop = budget > 0 && instance.decodeLoop?.supports(seq) ? instance.decodeLoop : null;
     const step = Math.max(1, instance.context.batchSize);
-    for (let i = cachedTokens; i < prompt.length - 1 && !signal.aborted; i += step) {
+    for (let i = cachedTokens; !loop && i < prompt.length - 1 && !signal.aborted; i += step) {
       await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(i, Math.min(i + step, prompt.length - 1)));
     }
 
@@ -104,14 +106,14 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
         yieldEogToken: true,
       };
       const isFinal = (t: Token): boolean => model.isEogToken(t) || rendered.stopTokens.has(t);
-      const loop = instance.decodeLoop?.supports(seq) ? instance.decodeLoop : null;
       const tokens = loop
-        ? loop.generate(seq, last[0] as Token, {
+        ? loop.generate(seq, prompt.slice(cachedTokens), {
             sampling: options,
             maxTokens: budget,
             contextLimit: limit,
             isFinal,
             refreshSampler: penaltyWindowIsFiltered(job.sampling, model.tokens.nl),
+            signal,
           })
         : seq.evaluate(last, options);
       for await (const token of tokens) {
@@ -139,6 +141,8 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
           break;
         }
       }
+      // The decode loop ends a stream without a token when the job is cancelled during its prompt.
+      if (reason === 'length' && signal.aborted && generated.length < budget) reason = 'cancelled';
     }
 
     if (reason !== 'cancelled' && !stoppedByString) {
