@@ -37,19 +37,46 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
-/** Runs `fns` round-robin `reps` times, so drift on a shared machine hits every contender alike. */
+/**
+ * Runs every contender of `fns` once per round, `reps` rounds, so drift on a shared machine hits every
+ * contender alike. Each round uses another order (a seeded shuffle: the same on every run), so no
+ * contender always runs right after the same one: a plain rotation keeps the cyclic order, and the
+ * contender after llama-server with its default threads was measured ~20% slow in every run, because
+ * llama.cpp's worker threads keep polling for work for a while after a request. A short pause between
+ * runs lets that settle too.
+ */
 export async function interleave<F extends Record<string, () => Promise<unknown>>>(
   reps: number,
   fns: F,
 ): Promise<{ [K in keyof F]: Awaited<ReturnType<F[K]>>[] }> {
   const keys = Object.keys(fns) as (keyof F & string)[];
   const out = Object.fromEntries(keys.map((k) => [k, [] as unknown[]])) as Record<string, unknown[]>;
+  const random = seeded(keys.length * 7919 + reps);
   for (let r = 0; r < reps; r++) {
-    // Rotate the order each round so no contender always runs right after the same one.
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[(i + r) % keys.length] as keyof F & string;
+    const order = [...keys];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j] as keyof F & string, order[i] as keyof F & string];
+    }
+    for (const k of order) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       out[k]?.push(await fns[k]!());
     }
   }
   return out as { [K in keyof F]: Awaited<ReturnType<F[K]>>[] };
+}
+
+/** Idle time before each run (see interleave). */
+const SETTLE_MS = 25;
+
+/** mulberry32: a small seeded generator, so a run's orders are reproducible. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
