@@ -51,7 +51,7 @@ async function startStream(g: CorralProcess, model: string) {
   const res = await fetch(`${g.url}/api/generate`, {
     method: 'POST',
     headers: g.authHeaders,
-    body: JSON.stringify({ model, prompt: 'go', options: { num_predict: 1_000_000, temperature: 1 } }),
+    body: JSON.stringify({ model, prompt: 'go', options: { num_predict: 1_000_000, temperature: 0 } }), // greedy: no early end-of-text
   });
   expect(res.status).toBe(200);
   const reader = res.body!.getReader();

@@ -96,7 +96,13 @@ describe('fair queuing through the real scheduler', () => {
       method: 'POST',
       headers: as(holderKey),
       signal: holder.signal,
-      body: JSON.stringify({ model: 'random', prompt: 'hold', options: { num_predict: 100000 } }),
+      // Greedy: with sampling, a random-weights model draws its end-of-text token within a few
+      // hundred tokens now and then, the hold ends early and the flood is served before it queues.
+      body: JSON.stringify({
+        model: 'random',
+        prompt: 'hold',
+        options: { num_predict: 100000, temperature: 0 },
+      }),
     });
     expect(held.status).toBe(200);
     await held.body!.getReader().read();

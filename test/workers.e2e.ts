@@ -47,7 +47,7 @@ describe('worker crash', () => {
       body: JSON.stringify({
         model: 'random',
         prompt: 'go',
-        options: { num_predict: 1000000, temperature: 1 },
+        options: { num_predict: 1000000, temperature: 0 }, // greedy: never draws end-of-text
       }),
     });
     expect(res.status).toBe(200);
@@ -108,7 +108,8 @@ describe('bounded queue', () => {
         method: 'POST',
         headers: corral.authHeaders,
         signal: ac.signal,
-        body: JSON.stringify({ model: 'random', prompt, options: { num_predict: 100000, temperature: 1 } }),
+        // Greedy: sampled, the random model draws end-of-text within a few hundred tokens now and then.
+        body: JSON.stringify({ model: 'random', prompt, options: { num_predict: 100000, temperature: 0 } }),
       });
     };
     try {
