@@ -14,10 +14,12 @@ import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token
  * This loop does what llama-server's does. Every step puts the next token of **every** active sequence
  * into one native batch, decodes it once, samples each sequence from its row of logits, and starts the
  * next step; the consumers (detokenising, stop strings, IPC) see a step's tokens while the next step's
- * decode is already running on the llama.cpp thread. The step holds node-llama-cpp's own context lock,
- * so prompt evaluations of newly arriving jobs (still done through node-llama-cpp) run between steps,
- * and each sequence's token list and position are kept as node-llama-cpp keeps them, so prefix reuse,
- * erasing and everything else of the sequence API keeps working on the same sequences.
+ * decode is already running on the llama.cpp thread. A newly arriving sequence's prompt goes into the
+ * same batches as the running sequences' next tokens (up to n_batch tokens a step, a long prompt over
+ * several steps, as in llama-server), so a new prompt never stalls the streams already running for a
+ * whole prompt evaluation. The step holds node-llama-cpp's own context lock, and each sequence's token
+ * list and position are kept as node-llama-cpp keeps them, so prefix reuse, erasing and everything else
+ * of the sequence API keeps working on the same sequences.
  *
  * Threads: a step decodes with the thread count node-llama-cpp last set on the context (the context's
  * own count, unless node-llama-cpp's thread splitter shared threads between contexts for a prompt). The
