@@ -5,7 +5,7 @@
  * one process, measured in interleaved rounds with autocannon.
  *
  * Standalone: `npm run build && node dist/bench/auth-throughput.js` (prints a markdown table).
- * Knobs: CORRAL_BENCH_AUTH_SECONDS (per round, default 5), CORRAL_BENCH_AUTH_ROUNDS (default 3),
+ * Knobs: CORRAL_BENCH_AUTH_SECONDS (per round, default 3), CORRAL_BENCH_AUTH_ROUNDS (default 3),
  * CORRAL_BENCH_AUTH_CONNECTIONS (default 32).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -70,7 +70,7 @@ function median(ms: Measured[]): Measured {
 }
 
 export async function run(): Promise<{ title: string; rows: Row[] }> {
-  const seconds = Number(process.env.CORRAL_BENCH_AUTH_SECONDS ?? 5);
+  const seconds = Number(process.env.CORRAL_BENCH_AUTH_SECONDS ?? 3);
   const rounds = Number(process.env.CORRAL_BENCH_AUTH_ROUNDS ?? 3);
   const connections = Number(process.env.CORRAL_BENCH_AUTH_CONNECTIONS ?? 32);
   const home = mkdtempSync(join(tmpdir(), 'corral-bench-auth-'));

@@ -13,7 +13,7 @@ import { ratio, spread, summarize } from '../support/stats';
 
 const PROMPT = 'Once upon a time';
 const TOKENS = 256;
-const COMPUTE_TOKENS = 96;
+const COMPUTE_TOKENS = 64;
 
 export async function decodeScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const rows: Row[] = [];
@@ -69,7 +69,7 @@ export async function decodeScenario(ctx: BenchContext): Promise<ScenarioResult>
       }
       // Warm-up: load the model in Corral and fill caches everywhere.
       for (const run of Object.values(contenders)) await run();
-      const res = await interleave(heavy ? ctx.reps(4) : ctx.reps(11), contenders);
+      const res = await interleave(heavy ? ctx.reps(3) : ctx.reps(11), contenders);
       const median = (k: string) => summarize((res[k] ?? []).map(decodeRate)).median;
       const base = median(llamaKey);
       const directBase = median('node-llama-cpp direct, in-process');
