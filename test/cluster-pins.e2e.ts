@@ -81,8 +81,15 @@ maybe('CORRAL_PIN in a cluster', () => {
       }),
     ).toEqual([big]);
 
-    // An unpinned model goes where binpack puts it, and expires after its 1 s keep_alive.
-    const r = await postJson(`${g.url}/api/generate`, { model: 'random', prompt: 'x', stream: false });
+    // An unpinned model goes where binpack puts it, and expires after its keep_alive. 5 s, not the
+    // server's 1 s: workers report what they hold periodically, and on a loaded machine a 1 s model
+    // could come and go between two reports.
+    const r = await postJson(`${g.url}/api/generate`, {
+      model: 'random',
+      prompt: 'x',
+      stream: false,
+      keep_alive: '5s',
+    });
     expect(r.status).toBe(200);
     expect(
       await waitFor('random loaded', async () => {
