@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  HOLDING_OPTIONS,
   SCRIPT_TEXT,
   buildTinyModels,
   importModel,
@@ -51,7 +52,7 @@ async function startStream(g: CorralProcess, model: string) {
   const res = await fetch(`${g.url}/api/generate`, {
     method: 'POST',
     headers: g.authHeaders,
-    body: JSON.stringify({ model, prompt: 'go', options: { num_predict: 1_000_000, temperature: 0 } }), // greedy: no early end-of-text
+    body: JSON.stringify({ model, prompt: 'go', options: HOLDING_OPTIONS }),
   });
   expect(res.status).toBe(200);
   const reader = res.body!.getReader();

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import {
+  HOLDING_OPTIONS,
   SCRIPT_TEXT,
   buildTinyModels,
   cosine,
@@ -226,7 +227,7 @@ describe('generate and chat', () => {
           body: JSON.stringify({
             model: 'random',
             prompt: 'go',
-            options: { num_predict: 100000, temperature: 0 }, // greedy: never draws end-of-text
+            options: HOLDING_OPTIONS,
           }),
           signal: ac.signal,
         });

@@ -5,6 +5,7 @@
  * and the usage those requests leave behind (/admin/v1/usage, `corral usage`).
  */
 import {
+  HOLDING_OPTIONS,
   buildTinyModels,
   importModel,
   postJson,
@@ -96,13 +97,7 @@ describe('fair queuing through the real scheduler', () => {
       method: 'POST',
       headers: as(holderKey),
       signal: holder.signal,
-      // Greedy: with sampling, a random-weights model draws its end-of-text token within a few
-      // hundred tokens now and then, the hold ends early and the flood is served before it queues.
-      body: JSON.stringify({
-        model: 'random',
-        prompt: 'hold',
-        options: { num_predict: 100000, temperature: 0 },
-      }),
+      body: JSON.stringify({ model: 'random', prompt: 'hold', options: HOLDING_OPTIONS }),
     });
     expect(held.status).toBe(200);
     await held.body!.getReader().read();

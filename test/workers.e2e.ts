@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { Ollama } from 'ollama';
 import {
+  HOLDING_OPTIONS,
   SCRIPT_TEXT,
   buildTinyModels,
   importModel,
@@ -47,7 +48,7 @@ describe('worker crash', () => {
       body: JSON.stringify({
         model: 'random',
         prompt: 'go',
-        options: { num_predict: 1000000, temperature: 0 }, // greedy: never draws end-of-text
+        options: HOLDING_OPTIONS,
       }),
     });
     expect(res.status).toBe(200);
@@ -108,8 +109,7 @@ describe('bounded queue', () => {
         method: 'POST',
         headers: corral.authHeaders,
         signal: ac.signal,
-        // Greedy: sampled, the random model draws end-of-text within a few hundred tokens now and then.
-        body: JSON.stringify({ model: 'random', prompt, options: { num_predict: 100000, temperature: 0 } }),
+        body: JSON.stringify({ model: 'random', prompt, options: HOLDING_OPTIONS }),
       });
     };
     try {

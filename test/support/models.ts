@@ -27,6 +27,14 @@ export interface TinyModels {
   long: string;
 }
 
+/**
+ * Ollama `options` for a stream that must hold its sequence until the test lets go: greedy, because
+ * sampled, the random-weights models draw their end-of-text token within a few hundred tokens now
+ * and then (measured: after 350 to 3,300 tokens) and the stream ends on its own; greedy, they run
+ * until their context is full (`random`: 2,047 tokens, `long`: tens of thousands).
+ */
+export const HOLDING_OPTIONS = { num_predict: 1_000_000, temperature: 0 } as const;
+
 export async function buildTinyModels(): Promise<TinyModels> {
   const dir = mkdtempSync(join(tmpdir(), 'corral-models-'));
   const scripted = join(dir, 'scripted.gguf');
