@@ -10,8 +10,9 @@ interface Waiter {
 /**
  * The sequences of one context. The gateway admits at most numParallel jobs per model, but a load
  * race or a second gateway can exceed that, so extra jobs wait here in FIFO order instead of failing.
- * A free sequence keeps its tokens (KV cache), and `acquire` hands out the one sharing the longest
- * prefix with the new prompt, so follow-up turns of a conversation skip re-evaluating the history.
+ * A free sequence keeps its tokens (KV cache), and `acquire` picks which one a new prompt gets so
+ * that as many cached prefixes as possible stay useful (see `choose`): a follow-up turn of a
+ * conversation, or a repeated prompt, skips re-evaluating what it shares with an earlier request.
  */
 export class SequencePool {
   private readonly free: LlamaContextSequence[];
@@ -65,17 +66,53 @@ export class SequencePool {
   }
 
   private takeBest(prompt: readonly Token[]): LlamaContextSequence {
-    let bestIndex = 0;
-    let bestLen = -1;
-    this.free.forEach((seq, i) => {
-      const len = seq.nextTokenIndex === 0 ? 0 : seq.compareContextTokens([...prompt]).firstDifferentIndex;
-      if (len > bestLen) {
-        bestLen = len;
-        bestIndex = i;
-      }
-    });
-    const [seq] = this.free.splice(bestIndex, 1);
+    const tokens = [...prompt];
+    const index = chooseSequence(
+      this.free.map((seq) => ({
+        held: seq.nextTokenIndex,
+        shared: seq.nextTokenIndex === 0 ? 0 : seq.compareContextTokens(tokens).firstDifferentIndex,
+      })),
+    );
+    const [seq] = this.free.splice(index, 1);
     if (!seq) throw new Error('sequence pool is empty');
     return seq;
   }
+}
+
+/** A free sequence as `chooseSequence` sees it. */
+export interface SequenceCandidate {
+  /** Tokens in its KV cache. */
+  held: number;
+  /** How many of them start the new prompt (the common prefix). */
+  shared: number;
+}
+
+/**
+ * Which free sequence a new prompt gets, given the candidates in least-recently-released-first order:
+ *
+ * 1. The one sharing the longest prefix with the prompt, when that prefix is real reuse: at least two
+ *    tokens (every prompt of a model starts with the same BOS, which is no reason to take a sequence)
+ *    and at least as much as the request would throw away of that sequence's cache. A repeated prompt,
+ *    the next turn of a conversation or a shared system prompt lands here.
+ * 2. Otherwise an empty sequence, so that no other prompt's cache is destroyed for nothing.
+ * 3. Otherwise the least recently released sequence (its cache is the least likely to be asked for
+ *    again), unless another one shares a longer prefix with the prompt.
+ *
+ * Taking the longest prefix alone (as before) made two prompts that alternate, say an `/api/generate`
+ * and a chat request, overwrite each other's cache in one sequence on every request while the other
+ * sequences sat empty; each then re-evaluated its whole prompt (measured: +1 ms to the first token of
+ * a 20-token chat prompt on stories260K).
+ */
+export function chooseSequence(candidates: readonly SequenceCandidate[]): number {
+  let best = -1;
+  candidates.forEach((c, i) => {
+    const b = candidates[best];
+    if (!b || c.shared > b.shared) best = i;
+  });
+  const top = candidates[best];
+  if (!top) throw new Error('sequence pool is empty');
+  if (top.shared >= 2 && top.shared >= top.held - top.shared) return best;
+  const empty = candidates.findIndex((c) => c.held === 0);
+  if (empty >= 0) return empty;
+  return top.shared >= 2 ? best : 0;
 }
