@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CorralError } from '@corral/common';
@@ -122,9 +123,10 @@ export class ManifestStore {
    * Finds the manifest for `name`, matching each path part case-insensitively as Ollama does, and
    * returns the name as spelled on disk. Undefined when there is none.
    */
-  async locate(name: ModelName): Promise<{ name: ModelName; path: string } | undefined> {
+  async locate(name: ModelName): Promise<{ name: ModelName; path: string; stat: Stats } | undefined> {
     const exact = this.pathOf(name);
-    if (await isFile(exact)) return { name, path: exact };
+    const exactStat = await fileStat(exact);
+    if (exactStat) return { name, path: exact, stat: exactStat };
     let dir = this.dir;
     const found: string[] = [];
     for (const want of namePathParts(name)) {
@@ -135,8 +137,9 @@ export class ManifestStore {
       dir = path.join(dir, match);
     }
     const onDisk = nameFromPathParts(found);
-    if (!onDisk || !(await isFile(dir))) return undefined;
-    return { name: onDisk, path: dir };
+    const stat = onDisk && (await fileStat(dir));
+    if (!onDisk || !stat) return undefined;
+    return { name: onDisk, path: dir, stat };
   }
 
   /** Reads the manifest for `name`; undefined when the model does not exist. */
@@ -277,11 +280,13 @@ async function readdirSafe(dir: string, dirsOnly = false): Promise<string[]> {
   }
 }
 
-async function isFile(p: string): Promise<boolean> {
+/** The file's stat, or undefined when there is no regular file at `p`. */
+async function fileStat(p: string): Promise<Stats | undefined> {
   try {
-    return (await fs.stat(p)).isFile();
+    const st = await fs.stat(p);
+    return st.isFile() ? st : undefined;
   } catch (e) {
-    if (isNotFound(e)) return false;
+    if (isNotFound(e)) return undefined;
     throw e;
   }
 }

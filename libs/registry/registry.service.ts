@@ -200,8 +200,8 @@ export class ModelRegistry {
     const loc = await this.manifests.locate(name);
     if (!loc) throw notFound(raw);
     const key = modelNameKey(loc.name);
-    const st = await fs.stat(loc.path).catch(() => undefined);
-    if (!st) throw notFound(raw);
+    // locate's stat: the cache below is checked against the manifest file as it is now.
+    const st = loc.stat;
     const hit = this.cache.get(key);
     if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.model;
     const stored = await this.manifests.readAt(loc.name, loc.path);
