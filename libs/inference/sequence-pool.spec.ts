@@ -10,51 +10,67 @@ jest.setTimeout(120_000);
 
 describe('chooseSequence', () => {
   it('takes the sequence that shares the longest real prefix with the prompt', () => {
+    const candidates = [
+      { held: 0, shared: 0 },
+      { held: 30, shared: 12 },
+      { held: 22, shared: 20 },
+    ];
+    expect(chooseSequence(candidates, 24)).toBe(2);
+  });
+
+  it('reuses a repeated prompt whatever was generated after it', () => {
+    // 9 prompt tokens, then 300 generated: the same prompt again still finds it.
     expect(
-      chooseSequence([
-        { held: 0, shared: 0 },
-        { held: 30, shared: 12 },
-        { held: 22, shared: 20 },
-      ]),
-    ).toBe(2);
+      chooseSequence(
+        [
+          { held: 0, shared: 0 },
+          { held: 309, shared: 9 },
+        ],
+        9,
+      ),
+    ).toBe(1);
   });
 
   it('takes an empty sequence rather than overwrite a cache that shares only the BOS', () => {
     expect(
-      chooseSequence([
-        { held: 7, shared: 1 },
-        { held: 0, shared: 0 },
-      ]),
+      chooseSequence(
+        [
+          { held: 7, shared: 1 },
+          { held: 0, shared: 0 },
+        ],
+        20,
+      ),
     ).toBe(1);
   });
 
-  it('takes an empty sequence rather than throw away more cache than it would reuse', () => {
-    // A new conversation with the same short system prompt as a long one held in sequence 0.
+  it('takes an empty sequence rather than overwrite a long cache for a small part of the prompt', () => {
+    // Another story that shares "BOS Story" with one held in sequence 0.
     expect(
-      chooseSequence([
-        { held: 1_000, shared: 50 },
-        { held: 0, shared: 0 },
-      ]),
+      chooseSequence(
+        [
+          { held: 140, shared: 3 },
+          { held: 0, shared: 0 },
+        ],
+        9,
+      ),
     ).toBe(1);
   });
 
   it('with no empty sequence, reuses what it can, else overwrites the least recently released', () => {
-    expect(
-      chooseSequence([
-        { held: 40, shared: 1 },
-        { held: 1_000, shared: 50 },
-      ]),
-    ).toBe(1);
-    expect(
-      chooseSequence([
-        { held: 40, shared: 1 },
-        { held: 9, shared: 1 },
-      ]),
-    ).toBe(0);
+    const someReuse = [
+      { held: 40, shared: 1 },
+      { held: 1_000, shared: 50 },
+    ];
+    expect(chooseSequence(someReuse, 400)).toBe(1);
+    const none = [
+      { held: 40, shared: 1 },
+      { held: 9, shared: 1 },
+    ];
+    expect(chooseSequence(none, 30)).toBe(0);
   });
 
   it('refuses an empty candidate list', () => {
-    expect(() => chooseSequence([])).toThrow(/empty/);
+    expect(() => chooseSequence([], 5)).toThrow(/empty/);
   });
 });
 
@@ -79,6 +95,8 @@ describe('SequencePool on a real context', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  const REPLY = ' and then they all lived happily ever after, far away from the dark forest.';
+
   /** One request as the worker runs it: acquire, evaluate the prompt (plus a reply), release. */
   async function serve(pool: SequencePool, prompt: Token[]): Promise<LlamaContextSequence> {
     const seq = await pool.acquire(prompt);
@@ -87,7 +105,7 @@ describe('SequencePool on a real context', () => {
     if (keep === 0) await seq.clearHistory();
     else if (keep < seq.nextTokenIndex)
       await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
-    await seq.evaluateWithoutGeneratingNewTokens([...prompt.slice(keep), ...model.tokenize(' and more')]);
+    await seq.evaluateWithoutGeneratingNewTokens([...prompt.slice(keep), ...model.tokenize(REPLY)]);
     pool.release(seq);
     return seq;
   }

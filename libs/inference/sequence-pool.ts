@@ -72,6 +72,7 @@ export class SequencePool {
         held: seq.nextTokenIndex,
         shared: seq.nextTokenIndex === 0 ? 0 : seq.compareContextTokens(tokens).firstDifferentIndex,
       })),
+      tokens.length,
     );
     const [seq] = this.free.splice(index, 1);
     if (!seq) throw new Error('sequence pool is empty');
@@ -88,12 +89,15 @@ export interface SequenceCandidate {
 }
 
 /**
- * Which free sequence a new prompt gets, given the candidates in least-recently-released-first order:
+ * Which free sequence a prompt of `promptLength` tokens gets, given the candidates in
+ * least-recently-released-first order:
  *
  * 1. The one sharing the longest prefix with the prompt, when that prefix is real reuse: at least two
- *    tokens (every prompt of a model starts with the same BOS, which is no reason to take a sequence)
- *    and at least as much as the request would throw away of that sequence's cache. A repeated prompt,
- *    the next turn of a conversation or a shared system prompt lands here.
+ *    tokens (every prompt of a model starts with the same BOS, which is no reason to take a sequence),
+ *    covering at least half of the new prompt or at least half of what the sequence holds. A repeated
+ *    prompt (whatever was generated after it), the next turn of a conversation, or a new request that
+ *    mostly repeats a long system prompt lands here (llama-server picks its slot by the same kind of
+ *    prompt similarity).
  * 2. Otherwise an empty sequence, so that no other prompt's cache is destroyed for nothing.
  * 3. Otherwise the least recently released sequence (its cache is the least likely to be asked for
  *    again), unless another one shares a longer prefix with the prompt.
@@ -103,7 +107,7 @@ export interface SequenceCandidate {
  * sequences sat empty; each then re-evaluated its whole prompt (measured: +1 ms to the first token of
  * a 20-token chat prompt on stories260K).
  */
-export function chooseSequence(candidates: readonly SequenceCandidate[]): number {
+export function chooseSequence(candidates: readonly SequenceCandidate[], promptLength: number): number {
   let best = -1;
   candidates.forEach((c, i) => {
     const b = candidates[best];
@@ -111,7 +115,8 @@ export function chooseSequence(candidates: readonly SequenceCandidate[]): number
   });
   const top = candidates[best];
   if (!top) throw new Error('sequence pool is empty');
-  if (top.shared >= 2 && top.shared >= top.held - top.shared) return best;
+  const worthIt = top.shared * 2 >= promptLength || top.shared * 2 >= top.held;
+  if (top.shared >= 2 && worthIt) return best;
   const empty = candidates.findIndex((c) => c.held === 0);
   if (empty >= 0) return empty;
   return top.shared >= 2 ? best : 0;
