@@ -28,4 +28,21 @@ describeWithModel(STORIES, 'TokenTextDecoder', () => {
     expect(pieces.join('').trimStart()).toBe(text);
     expect(pieces.filter((p) => p === '').length).toBeGreaterThan(3);
   });
+
+  it('holds only bytes that can still become a character; invalid bytes stream on', () => {
+    // ✓ is spelled with byte-fallback tokens here: E2 9C 93.
+    const bytes = model.tokenize('✓', false).filter((t) => model.detokenize([t]) === '\uFFFD');
+    const [e2, x9c, x93] = bytes;
+    if (e2 === undefined || x9c === undefined || x93 === undefined) throw new Error('no byte tokens');
+    const decoder = new TokenTextDecoder(model, model.tokenize('Once', false));
+    expect(decoder.push(e2)).toBe(''); // may become ✓: held
+    expect(decoder.push(x9c)).toBe('');
+    expect(decoder.push(e2)).toBe('\uFFFD'); // E2 9C E2 cannot be ✓: the first two are out at once
+    expect(decoder.push(x9c)).toBe('');
+    expect(decoder.push(x93)).toBe('✓');
+    // A run of stray continuation bytes (what a random-weights model emits) streams one token behind,
+    // instead of being held in groups of eight.
+    expect([x93, x93, x93, x93].map((t) => decoder.push(t))).toEqual(['', '\uFFFD', '\uFFFD', '\uFFFD']);
+    expect(decoder.flush()).toBe('\uFFFD');
+  });
 });
