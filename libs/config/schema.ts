@@ -38,6 +38,8 @@ export const ENV_KEYS = {
   CORRAL_GPU: 'Inference backend: auto, cuda, vulkan, metal or cpu. Defaults to auto.',
   CORRAL_THREADS:
     'llama.cpp CPU threads per worker. Defaults to a choice from the cores (see docs/performance.md).',
+  CORRAL_BATCH_THREADS:
+    'llama.cpp CPU threads for prompt batches (a decode step carrying 32 or more prompt tokens). Defaults to every core on a CPU backend, else CORRAL_THREADS (see docs/performance.md).',
   CORRAL_DECODE_LOOP:
     "batched (every active sequence of a model decoded in one llama.cpp batch per step) or sequence (node-llama-cpp's per-sequence API). Defaults to batched.",
   CORRAL_BODY_LIMIT:
@@ -110,6 +112,7 @@ const EnvSchema = z.object({
   CORRAL_WORKERS: z.union([z.literal('auto'), int(1)]).default('auto'),
   CORRAL_GPU: z.enum(['auto', 'cuda', 'vulkan', 'metal', 'cpu']).default('auto'),
   CORRAL_THREADS: int(1).optional(),
+  CORRAL_BATCH_THREADS: int(1).optional(),
   CORRAL_DECODE_LOOP: z.enum(['batched', 'sequence']).default('batched'),
   CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
   CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -170,6 +173,8 @@ export interface CorralConfig {
   workers: number | 'auto';
   gpu: 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
   threads?: number;
+  /** llama.cpp threads for prompt batches (CORRAL_BATCH_THREADS); the worker chooses when absent. */
+  batchThreads?: number;
   bodyLimit: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   loadTimeoutMs: number;
@@ -270,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     workers: e.CORRAL_WORKERS,
     gpu: e.CORRAL_GPU,
     threads: e.CORRAL_THREADS,
+    batchThreads: e.CORRAL_BATCH_THREADS,
     bodyLimit: e.CORRAL_BODY_LIMIT,
     logLevel: e.CORRAL_LOG_LEVEL,
     loadTimeoutMs: timeout,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { buildScriptedModel, buildTinyLlama } from '../registry/gguf/tiny';
-import { DecodeLoop, type DecodeStreamOptions } from './decode-loop';
+import { DecodeLoop, PREFILL_STEP_TOKENS, type DecodeStreamOptions } from './decode-loop';
 
 // Real llama.cpp (CPU, one thread) on models generated here, so this runs on any machine.
 jest.setTimeout(120_000);
@@ -171,6 +171,31 @@ describe('DecodeLoop', () => {
       expect(mine).toEqual(reference);
       expect(loop!.stats.steps).toBe(Math.ceil(prompt.length / 8) + 23);
       expect(seq.contextTokens).toEqual([...prompt, ...mine.slice(0, -1)]);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('decodes a prompt with the batch threads and the tokens after it with the context threads', async () => {
+    const context = await random.createContext({ sequences: 1, contextSize: 256, batchSize: 64, threads: 1 });
+    try {
+      const loop = await DecodeLoop.forContext(context, { batchThreads: 2 });
+      expect(loop!.batchThreads).toBe(2);
+      const seq = context.getSequence({ contextShift: { size: 0 } });
+      const prompt = random.tokenize(Array.from({ length: 30 }, (_, i) => `word${i}`).join(' '));
+      expect(prompt.length).toBeGreaterThan(64 + PREFILL_STEP_TOKENS);
+      expect(prompt.length).toBeLessThan(200);
+      const chunks = Array.from({ length: Math.ceil(prompt.length / 64) }, (_, i) =>
+        Math.min(64, prompt.length - i * 64),
+      );
+      const reference = await viaSequenceApi(seq, prompt, 16);
+      await seq.clearHistory();
+      const mine = await collect(loop!.generate(seq, prompt, options({ maxTokens: 16 })));
+      // Same greedy output; the prompt steps of 32 tokens or more went wide, no token-by-token step did.
+      expect(mine).toEqual(reference);
+      expect(loop!.stats.batchThreadSteps).toBe(chunks.filter((n) => n >= PREFILL_STEP_TOKENS).length);
+      expect(loop!.stats.batchThreadSteps).toBeGreaterThanOrEqual(2);
+      expect(context.currentThreads).toBe(1);
     } finally {
       await context.dispose();
     }

@@ -34,13 +34,18 @@ import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token
 export class DecodeLoop {
   private readonly active = new Set<DecodeStream>();
   private running = false;
-  /** Decode steps run and the sequence rows they decoded (rows / steps = the average batch). */
-  readonly stats = { steps: 0, rows: 0 };
+  /**
+   * Decode steps run and the sequence rows they decoded (rows / steps = the average batch), and the
+   * steps decoded with the batch threads.
+   */
+  readonly stats = { steps: 0, rows: 0, batchThreadSteps: 0 };
 
   private constructor(
     private readonly context: InternalContext,
     private readonly withLock: WithLock,
     private readonly chainSamples: boolean,
+    /** llama.cpp threads for a step that carries PREFILL_STEP_TOKENS prompt tokens or more. */
+    readonly batchThreads: number,
   ) {}
 
   /** A loop for this context, or null where node-llama-cpp's internals are not as this code expects. */
@@ -55,13 +60,16 @@ export class DecodeLoop {
       typeof native.addToBatch === 'function' &&
       typeof native.decodeBatch === 'function' &&
       typeof native.sampleToken === 'function' &&
+      typeof native.getThreads === 'function' &&
+      typeof native.setThreads === 'function' &&
       typeof ctx._llama?._bindings?.AddonSampler === 'function' &&
       typeof ctx._model?._model === 'object' &&
       typeof ctx._backendContextDisposeGuard?.createPreventDisposalHandle === 'function' &&
       ctx._llama.gpu !== 'vulkan';
     if (!supported) return null;
     const withLock = await loadWithLock();
-    return withLock ? new DecodeLoop(ctx, withLock, options.chainSamples === true) : null;
+    const batchThreads = Math.max(options.batchThreads ?? 0, native.getThreads?.() ?? 0);
+    return withLock ? new DecodeLoop(ctx, withLock, options.chainSamples === true, batchThreads) : null;
   }
 
   /** Whether this sequence can be driven by the loop (see the class comment for when it cannot). */
@@ -154,6 +162,11 @@ export class DecodeLoop {
 
     const native = this.context._ctx;
     let guard: { dispose(): void } | undefined;
+    // A step that is mostly prompt is one long stretch of arithmetic: it gets the batch threads
+    // (llama.cpp's n_threads_batch; see chooseBatchThreads). Token-by-token steps keep the context's.
+    const promptTokens = entries.reduce((n, e) => n + (e.s.pending.length > 1 ? e.count : 0), 0);
+    const threads = promptTokens >= PREFILL_STEP_TOKENS ? native.getThreads() : this.batchThreads;
+    const widen = this.batchThreads > threads;
     try {
       guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
       native.initBatch(entries.reduce((n, e) => n + e.count, 0));
@@ -176,6 +189,7 @@ export class DecodeLoop {
             return native.sampleToken(rows.get(s) as number, s.sampler);
           }),
         );
+      if (widen) native.setThreads(this.batchThreads);
       const decoded = native.decodeBatch();
       // With a one-thread pool the samples are queued now and run right after the decode on that
       // thread (DecodeLoopOptions). A failed decode is reported; its queued samples are ignored.
@@ -183,6 +197,7 @@ export class DecodeLoop {
       chained?.catch(() => undefined);
       this.stats.steps += 1;
       this.stats.rows += entries.length;
+      if (widen) this.stats.batchThreadSteps += 1;
       // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
       for (const { s } of entries) s.flush();
       await decoded;
@@ -206,12 +221,21 @@ export class DecodeLoop {
         s.settleDetach();
       }
     } finally {
+      if (widen) native.setThreads(threads);
       guard?.dispose();
     }
   }
 }
 
+/** Prompt tokens in one step from which it decodes with the batch threads. */
+export const PREFILL_STEP_TOKENS = 32;
+
 export interface DecodeLoopOptions {
+  /**
+   * llama.cpp threads for a step carrying PREFILL_STEP_TOKENS prompt tokens or more (never fewer than
+   * the context's own). Defaults to the context's own count.
+   */
+  batchThreads?: number;
   /**
    * Queue each step's samples right behind its decode instead of after it returns. Only correct when
    * libuv's threadpool has exactly one thread (UV_THREADPOOL_SIZE=1): the jobs then run in order on
@@ -384,6 +408,8 @@ interface InternalContext {
     ): Uint32Array;
     decodeBatch(): Promise<void>;
     sampleToken(batchLogitIndex: number, sampler: AddonSampler): Promise<number>;
+    getThreads(): number;
+    setThreads(threads: number): void;
   };
   _llama: { gpu: string | false; _bindings: { AddonSampler: new (model: object) => AddonSampler } };
   _model: { _model: object };

@@ -23,12 +23,11 @@ export function parseDecodeLoop(value: string | undefined): DecodeLoopChoice {
   throw new Error(`CORRAL_DECODE_LOOP must be batched or sequence (got "${value}")`);
 }
 
-/** Value of `CORRAL_THREADS`: a positive integer, or undefined to let the worker choose. */
-export function parseThreads(value: string | undefined): number | undefined {
+/** Value of `CORRAL_THREADS` (or `name`): a positive integer, or undefined to let the worker choose. */
+export function parseThreads(value: string | undefined, name = 'CORRAL_THREADS'): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`CORRAL_THREADS must be a positive integer (got "${value}")`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got "${value}")`);
   return n;
 }
 
@@ -53,16 +52,35 @@ export function chooseThreads(backend: WorkerInfo['backend'], mathCores: number)
   return backend === 'cpu' ? spare : Math.min(4, spare);
 }
 
+/**
+ * Default llama.cpp thread count for prompt batches (llama.cpp's n_threads_batch): a decode step that
+ * carries at least PREFILL_STEP_TOKENS prompt tokens is one long stretch of arithmetic during which
+ * the JS threads have little to do, so on a CPU backend it gets every core. Measured on the 2-core box,
+ * in-process, 1,000-token prompt, batch 512: stories260K 1,062–1,070 tok/s with 1 thread against
+ * 2,026–2,105 with 2; the ~456M-parameter F16 model 46 against 87–90 tok/s. Token-by-token decode
+ * steps keep `chooseThreads` (above). With a GPU backend the device does the batch: same as threads.
+ */
+export function chooseBatchThreads(
+  backend: WorkerInfo['backend'],
+  mathCores: number,
+  threads: number,
+): number {
+  return backend === 'cpu' ? Math.max(threads, mathCores) : threads;
+}
+
 export interface LlamaStartOptions {
   gpu: GpuChoice;
   /** Overrides the measured default. */
   threads?: number;
+  /** Overrides the default for prompt batches (chooseBatchThreads). */
+  batchThreads?: number;
   log: (line: string) => void;
 }
 
 export interface StartedLlama {
   llama: Llama;
   threads: number;
+  batchThreads: number;
 }
 
 /**
@@ -82,14 +100,16 @@ export async function startLlama(opts: LlamaStartOptions): Promise<StartedLlama>
   });
   const backend = backendOf(llama);
   const threads = opts.threads ?? chooseThreads(backend, llama.cpuMathCores);
+  const batchThreads = opts.batchThreads ?? chooseBatchThreads(backend, llama.cpuMathCores, threads);
   // One thread budget shared by every context of this worker, so two loaded models do not
   // oversubscribe the cores; a model asking for more (numThread) raises it explicitly.
   llama.maxThreads = threads;
   opts.log(
     `llama.cpp ${llama.llamaCppRelease.release} (${llama.buildType}) backend=${backend} ` +
-      `threads=${threads}${opts.threads ? ' (CORRAL_THREADS)' : ''} mathCores=${llama.cpuMathCores}`,
+      `threads=${threads}${opts.threads ? ' (CORRAL_THREADS)' : ''} ` +
+      `batchThreads=${batchThreads}${opts.batchThreads ? ' (CORRAL_BATCH_THREADS)' : ''} mathCores=${llama.cpuMathCores}`,
   );
-  return { llama, threads };
+  return { llama, threads, batchThreads };
 }
 
 export function backendOf(llama: Llama): WorkerInfo['backend'] {

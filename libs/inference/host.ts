@@ -28,6 +28,8 @@ export interface WorkerHostOptions {
   gpu?: GpuChoice;
   /** llama.cpp threads. Defaults to `CORRAL_THREADS`, else chosen from the hardware (see hardware.ts). */
   threads?: number;
+  /** llama.cpp threads for prompt batches. Defaults to `CORRAL_BATCH_THREADS`, else from the hardware. */
+  batchThreads?: number;
   /** Generation loop (see decode-loop.ts). Defaults to `CORRAL_DECODE_LOOP`, else 'batched'. */
   decodeLoop?: DecodeLoopChoice;
   /** Diagnostic lines (the process entry prefixes and writes them to stderr). Defaults to nothing. */
@@ -37,6 +39,7 @@ export interface WorkerHostOptions {
 interface Runtime {
   llama: Llama;
   threads: number;
+  batchThreads: number;
   grammars: GrammarCache;
 }
 
@@ -180,6 +183,8 @@ export class WorkerHost {
       const started = await startLlama({
         gpu: this.options.gpu ?? parseGpuChoice(env.CORRAL_GPU),
         threads: this.options.threads ?? parseThreads(env.CORRAL_THREADS),
+        batchThreads:
+          this.options.batchThreads ?? parseThreads(env.CORRAL_BATCH_THREADS, 'CORRAL_BATCH_THREADS'),
         log: this.log,
       });
       return { ...started, grammars: new GrammarCache(started.llama) };
@@ -199,6 +204,7 @@ export class WorkerHost {
         llama: rt.llama,
         spec,
         threads: rt.threads,
+        batchThreads: rt.batchThreads,
         batchedDecode:
           (this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP)) === 'batched',
         // libuv reads the size once, when the pool starts; only a one-thread pool keeps jobs in order.

@@ -10,6 +10,8 @@ export interface ModelInstanceOptions {
   spec: ModelSpec;
   /** The worker's default thread count (used when the spec says numThread 0). */
   threads: number;
+  /** The worker's thread count for prompt batches (the spec's numThread, when set, is used for both). */
+  batchThreads?: number;
   /** Generate through DecodeLoop where the context supports it (else node-llama-cpp's sequence API). */
   batchedDecode?: boolean;
   /** The worker's libuv threadpool has one thread: the decode loop may queue samples behind decodes. */
@@ -89,12 +91,16 @@ export class ModelInstance {
       const decodeLoop =
         opts.batchedDecode === false
           ? null
-          : await DecodeLoop.forContext(context, { chainSamples: opts.chainSamples === true });
+          : await DecodeLoop.forContext(context, {
+              chainSamples: opts.chainSamples === true,
+              batchThreads:
+                spec.numThread > 0 ? spec.numThread : Math.max(threads, opts.batchThreads ?? threads),
+            });
       const chatWrapper = resolveWrapper?.(undefined);
       const loadDurationNs = Number(process.hrtime.bigint() - started);
       log(
         `loaded ${spec.name} (${spec.key}): gpuLayers=${model.gpuLayers} ctx=${context.contextSize}x${spec.numParallel} ` +
-          `threads=${threads} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? `batched${opts.chainSamples ? ' (samples chained)' : ''}` : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
+          `threads=${threads}${decodeLoop && decodeLoop.batchThreads !== threads ? `/${decodeLoop.batchThreads} for prompts` : ''} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? `batched${opts.chainSamples ? ' (samples chained)' : ''}` : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
       );
       return new ModelInstance(spec, model, context, resolveWrapper, threads, loadDurationNs, decodeLoop);
     } catch (e) {

@@ -112,6 +112,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
       env: {
         CORRAL_GPU: config.gpu,
         ...(config.threads ? { CORRAL_THREADS: String(config.threads) } : {}),
+        ...(config.batchThreads ? { CORRAL_BATCH_THREADS: String(config.batchThreads) } : {}),
         ...workerThreadpoolEnv(config.cpuCores),
       },
     });
