@@ -12,6 +12,7 @@
  * CORRAL_BENCH_BUDGET (seconds, default 810: other modules that would start past it are skipped).
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ensureLlamaCpp, findLlamaCpp } from './llama-cpp';
 import type { BenchContext, Row, ScenarioResult } from './support/context';
@@ -84,6 +85,10 @@ async function main(): Promise<void> {
   const quick = process.env.CORRAL_BENCH_QUICK === '1';
   const budgetSeconds = Number(process.env.CORRAL_BENCH_BUDGET ?? DEFAULT_BUDGET_S);
   const threads = Number(process.env.CORRAL_BENCH_THREADS ?? 1);
+  // The worker's default for prompt steps on a CPU (hardware.ts chooseBatchThreads): every core.
+  const batchThreads = Number(
+    process.env.CORRAL_BENCH_BATCH_THREADS ?? Math.max(threads, availableParallelism()),
+  );
   const parallel = 16;
   const ctxPerSlot = 2048;
   const env = environment(REPO_ROOT);
@@ -114,12 +119,13 @@ async function main(): Promise<void> {
         (llamaCpp.server ? '' : '; llama-server NOT built yet: its rows are missing')
       : 'llama.cpp baselines skipped (CORRAL_BENCH_SKIP_LLAMA_CPP=1)',
     ...modelLines.map((l) => `model: ${l}`),
-    `settings: CORRAL_THREADS=${threads} and llama.cpp -t ${threads}; OLLAMA_NUM_PARALLEL=${parallel} and llama-server -np ${parallel}; ${ctxPerSlot} tokens of context per sequence`,
+    `settings: CORRAL_THREADS=${threads} and llama.cpp -t ${threads}; CORRAL_BATCH_THREADS=${batchThreads} (prompt steps) and llama-bench -t ${batchThreads} as the prompt baseline; OLLAMA_NUM_PARALLEL=${parallel} and llama-server -np ${parallel}; ${ctxPerSlot} tokens of context per sequence`,
   ].join('\n');
   console.log(`# Corral benchmarks\n\n${header}`);
 
   const corral = await startCorral({
     CORRAL_THREADS: String(threads),
+    CORRAL_BATCH_THREADS: String(batchThreads),
     OLLAMA_NUM_PARALLEL: String(parallel),
     OLLAMA_CONTEXT_LENGTH: String(ctxPerSlot),
     OLLAMA_KEEP_ALIVE: '-1',
@@ -144,6 +150,7 @@ async function main(): Promise<void> {
       models,
       compute,
       threads,
+      batchThreads,
       parallel,
       ctxPerSlot,
       reps: (n) => (quick ? Math.max(2, Math.ceil(n / 3)) : n),
@@ -221,7 +228,7 @@ async function main(): Promise<void> {
           sha256,
           real,
         })),
-        settings: { threads, parallel, ctxPerSlot, quick },
+        settings: { threads, batchThreads, parallel, ctxPerSlot, quick },
         scenarios: results,
         modules: others,
         totalSeconds,

@@ -87,6 +87,9 @@ export async function concurrencyScenario(ctx: BenchContext): Promise<ScenarioRe
     notes: [
       `${TOKENS} tokens per stream, greedy, distinct prompts; Corral OLLAMA_NUM_PARALLEL=${ctx.parallel}, ` +
         `llama-server -np ${ctx.parallel}; aggregate = all tokens / wall time of the burst; bursts interleaved.`,
+      `Threads: both decode on ${ctx.threads}; a Corral step carrying ≥ 32 prompt tokens (16 arriving prompts) runs on ` +
+        `CORRAL_BATCH_THREADS=${ctx.batchThreads}, llama-server's prompt batches on its -t ${ctx.threads} ` +
+        '(its --threads-batch would also widen every multi-stream decode batch, where extra threads spin against the rest).',
       ...notes,
     ],
     rows,

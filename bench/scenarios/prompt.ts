@@ -48,14 +48,17 @@ export async function promptScenario(ctx: BenchContext): Promise<ScenarioResult>
     };
     await corral();
     type Sample = { server: number; client: number };
-    const benchKey = `llama-bench -p ${PROMPT_TOKENS} -t ${ctx.threads}`;
+    // The baseline runs with the threads Corral's prompt steps use (CORRAL_BATCH_THREADS); llama-bench
+    // with the decode thread count is shown for reference when that differs.
+    const benchKey = `llama-bench -p ${PROMPT_TOKENS} -t ${ctx.batchThreads}`;
     const contenders: Record<string, () => Promise<Sample>> = { corral };
     if (benchBin) {
       const asSample = (ts: number): Sample => ({ server: ts, client: ts });
       contenders[benchKey] = async () =>
-        asSample(await llamaBench(benchBin, model.path, PROMPT_TOKENS, ctx.threads));
-      contenders[`llama-bench -p ${PROMPT_TOKENS}, default threads`] = async () =>
-        asSample(await llamaBench(benchBin, model.path, PROMPT_TOKENS));
+        asSample(await llamaBench(benchBin, model.path, PROMPT_TOKENS, ctx.batchThreads));
+      if (ctx.threads !== ctx.batchThreads)
+        contenders[`llama-bench -p ${PROMPT_TOKENS} -t ${ctx.threads}`] = async () =>
+          asSample(await llamaBench(benchBin, model.path, PROMPT_TOKENS, ctx.threads));
     }
     const res = await interleave(ctx.reps(3), contenders);
     const base = summarize((res[benchKey] ?? []).map((r) => r.server));
@@ -65,7 +68,7 @@ export async function promptScenario(ctx: BenchContext): Promise<ScenarioResult>
         model: model.label,
         contender,
         'prompt tok/s median (min–max)': `${fmt(s.median, 0)} (${fmt(s.min, 0)}–${fmt(s.max, 0)})`,
-        'vs llama-bench -t 1': ratio(s.median, base.median),
+        [`vs llama-bench -t ${ctx.batchThreads}`]: ratio(s.median, base.median),
       };
     };
     const server = (res.corral ?? []).map((r) => r.server);
@@ -93,7 +96,7 @@ export async function promptScenario(ctx: BenchContext): Promise<ScenarioResult>
     bar: '≥ 90% of llama-bench',
     verdict,
     notes: [
-      'Corral: num_predict 1, a unique first word per request (no prefix reuse), batch 512 (node-llama-cpp default); ' +
+      `Corral: num_predict 1, a unique first word per request (no prefix reuse), batch 512 (node-llama-cpp default), prompt steps on ${ctx.batchThreads} threads (CORRAL_BATCH_THREADS); ` +
         'llama-bench: -n 0 -r 1 per interleaved round (its defaults: -b 2048 -ub 512, one warm-up run).',
     ],
     rows,

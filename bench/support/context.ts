@@ -28,6 +28,8 @@ export interface BenchContext {
   compute?: BenchModel;
   /** Threads the worker and the baselines use (CORRAL_THREADS). */
   threads: number;
+  /** Threads of the worker's prompt steps (CORRAL_BATCH_THREADS), and llama-bench's for the prompt bar. */
+  batchThreads: number;
   /** Parallel sequences per model (OLLAMA_NUM_PARALLEL) and llama-server slots. */
   parallel: number;
   /** Context per sequence / slot. */
