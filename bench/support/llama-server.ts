@@ -15,6 +15,8 @@ export interface LlamaServerOptions {
   model: string;
   /** -t; undefined = llama-server's own default. */
   threads?: number;
+  /** -tb (threads for batches of more than one token); defaults to `threads`. */
+  threadsBatch?: number;
   /** -np: parallel slots. */
   parallel: number;
   /** Context per slot; -c is this × parallel. */
@@ -40,7 +42,7 @@ export async function startLlamaServer(bin: string, o: LlamaServerOptions): Prom
     String(o.ctxPerSlot * o.parallel),
     '--no-webui',
     '--log-disable',
-    ...(o.threads ? ['-t', String(o.threads), '-tb', String(o.threads)] : []),
+    ...(o.threads ? ['-t', String(o.threads), '-tb', String(o.threadsBatch ?? o.threads)] : []),
   ];
   const start = now();
   const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
