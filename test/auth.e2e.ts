@@ -122,12 +122,14 @@ describe.each(targets)('auth on %s', (_name, envFor) => {
   it('answers every authentication failure with the same body', async () => {
     const revoked = await newKey({ team_id: teamA, name: 'soon-revoked', scopes: ['models:read'] });
     await admin(`/admin/v1/keys/${revoked.id}/revoke`, {});
+    // A real key with its last character changed (to one it does not already end with).
+    const tampered = keyB.key.slice(0, -1) + (keyB.key.endsWith('A') ? 'B' : 'A');
     const variants: Record<string, string>[] = [
       {},
       { Authorization: 'Bearer' },
       { Authorization: 'Basic dXNlcjpwYXNz' },
       { Authorization: 'Bearer crl_short_x' },
-      { Authorization: `Bearer ${keyB.key.slice(0, -1)}A` },
+      { Authorization: `Bearer ${tampered}` },
       { Authorization: `Bearer ${revoked.key}` },
       { 'x-api-key': 'not-a-key' },
     ];
