@@ -164,9 +164,14 @@ export class DecodeLoop {
     let guard: { dispose(): void } | undefined;
     // A step that is mostly prompt is one long stretch of arithmetic: it gets the batch threads
     // (llama.cpp's n_threads_batch; see chooseBatchThreads). Token-by-token steps keep the context's.
+    // `restoreThreads` is the context's own count, set again after a step that went wide.
     const promptTokens = entries.reduce((n, e) => n + (e.s.pending.length > 1 ? e.count : 0), 0);
-    const threads = promptTokens >= PREFILL_STEP_TOKENS ? native.getThreads() : this.batchThreads;
-    const widen = this.batchThreads > threads;
+    let restoreThreads: number | undefined;
+    if (promptTokens >= PREFILL_STEP_TOKENS) {
+      const own = native.getThreads();
+      if (this.batchThreads > own) restoreThreads = own;
+    }
+    const widen = restoreThreads !== undefined;
     try {
       guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
       native.initBatch(entries.reduce((n, e) => n + e.count, 0));
@@ -221,7 +226,7 @@ export class DecodeLoop {
         s.settleDetach();
       }
     } finally {
-      if (widen) native.setThreads(threads);
+      if (restoreThreads !== undefined) native.setThreads(restoreThreads);
       guard?.dispose();
     }
   }

@@ -93,8 +93,8 @@ export class ModelInstance {
           ? null
           : await DecodeLoop.forContext(context, {
               chainSamples: opts.chainSamples === true,
-              batchThreads:
-                spec.numThread > 0 ? spec.numThread : Math.max(threads, opts.batchThreads ?? threads),
+              // Never below the context's own count: the loop itself keeps to that.
+              batchThreads: spec.numThread > 0 ? spec.numThread : opts.batchThreads,
             });
       const chatWrapper = resolveWrapper?.(undefined);
       const loadDurationNs = Number(process.hrtime.bigint() - started);

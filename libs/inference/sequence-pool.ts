@@ -11,7 +11,7 @@ interface Waiter {
  * The sequences of one context. The gateway admits at most numParallel jobs per model, but a load
  * race or a second gateway can exceed that, so extra jobs wait here in FIFO order instead of failing.
  * A free sequence keeps its tokens (KV cache), and `acquire` picks which one a new prompt gets so
- * that as many cached prefixes as possible stay useful (see `choose`): a follow-up turn of a
+ * that as many cached prefixes as possible stay useful (see `chooseSequence`): a follow-up turn of a
  * conversation, or a repeated prompt, skips re-evaluating what it shares with an earlier request.
  */
 export class SequencePool {
