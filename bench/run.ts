@@ -14,6 +14,8 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { parseDecodeLoop } from '../libs/inference/hardware';
+import { nativeDecodeAddon, nativeDecodeLoadError } from '../libs/inference/native-decode';
 import { ensureLlamaCpp, findLlamaCpp } from './llama-cpp';
 import type { BenchContext, Row, ScenarioResult } from './support/context';
 import { REPO_ROOT, importModel, startCorral } from './support/corral';
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
   const modelLines = [...models, ...(compute ? [compute] : [])].map(
     (m) => `${m.label}: ${m.path}, ${m.sizeBytes} bytes, sha256 ${m.sha256.slice(0, 12)}`,
   );
+  const decodeLoop = parseDecodeLoop(process.env.CORRAL_DECODE_LOOP);
   const header = [
     describeEnvironment(env),
     llamaCpp
@@ -120,6 +123,7 @@ async function main(): Promise<void> {
       : 'llama.cpp baselines skipped (CORRAL_BENCH_SKIP_LLAMA_CPP=1)',
     ...modelLines.map((l) => `model: ${l}`),
     `settings: CORRAL_THREADS=${threads} and llama.cpp -t ${threads}; CORRAL_BATCH_THREADS=${batchThreads} (prompt steps) and llama-bench -t ${batchThreads} as the prompt baseline; OLLAMA_NUM_PARALLEL=${parallel} and llama-server -np ${parallel}; ${ctxPerSlot} tokens of context per sequence`,
+    `decode loop: CORRAL_DECODE_LOOP=${decodeLoop}${decodeLoop === 'native' ? (nativeDecodeAddon() ? ' (native loop built)' : ` (native loop NOT available: ${nativeDecodeLoadError()})`) : ''}`,
   ].join('\n');
   console.log(`# Corral benchmarks\n\n${header}`);
 

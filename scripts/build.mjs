@@ -24,3 +24,6 @@ execFileSync(
   ],
   { cwd: root, stdio: 'inherit' },
 );
+
+// The native decode loop (optional: without a compiler Corral uses its JavaScript loop).
+execFileSync(process.execPath, [join(root, 'scripts/build-native.mjs')], { cwd: root, stdio: 'inherit' });

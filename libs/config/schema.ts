@@ -41,7 +41,7 @@ export const ENV_KEYS = {
   CORRAL_BATCH_THREADS:
     'llama.cpp CPU threads for prompt batches (a decode step carrying 32 or more prompt tokens). Defaults to every core on a CPU backend, else CORRAL_THREADS (see docs/performance.md).',
   CORRAL_DECODE_LOOP:
-    "batched (every active sequence of a model decoded in one llama.cpp batch per step) or sequence (node-llama-cpp's per-sequence API). Defaults to batched.",
+    "native (batched, and a sequence alone in its model runs on Corral's native loop where that is built), batched (every active sequence of a model decoded in one llama.cpp batch per step, driven from JavaScript) or sequence (node-llama-cpp's per-sequence API). Defaults to native.",
   CORRAL_BODY_LIMIT:
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
@@ -113,7 +113,7 @@ const EnvSchema = z.object({
   CORRAL_GPU: z.enum(['auto', 'cuda', 'vulkan', 'metal', 'cpu']).default('auto'),
   CORRAL_THREADS: int(1).optional(),
   CORRAL_BATCH_THREADS: int(1).optional(),
-  CORRAL_DECODE_LOOP: z.enum(['batched', 'sequence']).default('batched'),
+  CORRAL_DECODE_LOOP: z.enum(['native', 'batched', 'sequence']).default('native'),
   CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
   CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   CORRAL_REQUEST_TIMEOUT: z.string().default('10m'),

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { buildScriptedModel, buildTinyLlama } from '../registry/gguf/tiny';
-import { DecodeLoop, PREFILL_STEP_TOKENS, type DecodeStreamOptions } from './decode-loop';
+import {
+  DecodeLoop,
+  PREFILL_STEP_TOKENS,
+  type DecodeLoopOptions,
+  type DecodeStreamOptions,
+} from './decode-loop';
+import { nativeDecodeAddon, nativeDecodeLoadError } from './native-decode';
 
 // Real llama.cpp (CPU, one thread) on models generated here, so this runs on any machine.
 jest.setTimeout(120_000);
@@ -37,10 +43,12 @@ async function setup(
   model: LlamaModel,
   sequences: number,
   contextSize = 256,
+  loopOptions: DecodeLoopOptions = {},
 ): Promise<{ context: LlamaContext; loop: DecodeLoop; seqs: LlamaContextSequence[] }> {
   const context = await model.createContext({ sequences, contextSize, threads: 1 });
-  const loop = await DecodeLoop.forContext(context);
+  const loop = await DecodeLoop.forContext(context, loopOptions);
   if (!loop) throw new Error('the decode loop does not support this node-llama-cpp build');
+  if (loopOptions.native && !loop.usesNative) throw new Error(`no native loop: ${loop.nativeUnavailable}`);
   const seqs = Array.from({ length: sequences }, () => context.getSequence({ contextShift: { size: 0 } }));
   return { context, loop, seqs };
 }
@@ -319,5 +327,264 @@ describe('DecodeLoop', () => {
   it('is not used where node-llama-cpp does not expose what it needs', async () => {
     expect(await DecodeLoop.forContext({} as LlamaContext)).toBeNull();
     expect(await DecodeLoop.forContext({ _ctx: { initBatch: 1 } } as unknown as LlamaContext)).toBeNull();
+  });
+});
+
+// The native loop (native/decode-loop.cc) is built by `npm run build` wherever a C++ compiler is; the
+// build says so when it cannot, and only CORRAL_NATIVE_BUILD=off leaves these out on purpose.
+const describeNative = process.env.CORRAL_NATIVE_BUILD === 'off' ? describe.skip : describe;
+
+describeNative('DecodeLoop on the native loop (a sequence alone in its context)', () => {
+  const native = { native: true } satisfies DecodeLoopOptions;
+
+  it('is built and binds to this node-llama-cpp', async () => {
+    expect(nativeDecodeLoadError()).toBeUndefined();
+    expect(nativeDecodeAddon()).not.toBeNull();
+    const { context, loop } = await setup(random, 1, 256, native);
+    try {
+      expect(loop.usesNative).toBe(true);
+      expect(loop.nativeUnavailable).toBeNull();
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('refuses objects that are not a node-llama-cpp context laid out as it expects', async () => {
+    const context = await random.createContext({ sequences: 1, contextSize: 256, threads: 1 });
+    try {
+      const internal = context as unknown as {
+        _ctx: object;
+        _model: { _model: object };
+        _llama: { _bindings: { AddonSampler: new (m: object) => { dispose(): void } } };
+      };
+      const sampler = new internal._llama._bindings.AddonSampler(internal._model._model);
+      const addon = nativeDecodeAddon()!;
+      // A sampler where the context belongs, and a context whose sizes do not match.
+      expect(addon.bind(sampler, internal._model._model, sampler, 256, 1)).toMatch(/layout/);
+      expect(addon.bind(internal._ctx, internal._model._model, sampler, 256, 3)).toMatch(/layout/);
+      expect(typeof addon.bind(internal._ctx, internal._model._model, sampler, 256, 1)).toBe('object');
+      sampler.dispose();
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('generates what node-llama-cpp generates, decoding the tokens natively', async () => {
+    const { context, loop, seqs } = await setup(random, 1, 256, native);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('hello there');
+      const reference = await viaSequenceApi(seq, prompt, 48);
+      const last = await prefill(seq, prompt);
+      const mine = await collect(loop.generate(seq, [last], options({ maxTokens: 48, stopTokens: [] })));
+      expect(mine).toEqual(reference);
+      expect(seq.contextTokens).toEqual([...prompt, ...mine.slice(0, -1)]);
+      // Every decode ran natively: the prompt's last token and all but the final sampled token.
+      expect(loop.stats.nativeTokens).toBe(48);
+      expect(loop.stats.nativeRuns).toBeGreaterThanOrEqual(1);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('keeps to JavaScript for streams it cannot run: no stop-token list, or a filtered penalty window', async () => {
+    const { context, loop, seqs } = await setup(random, 1, 256, native);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('hello there');
+      await collect(loop.generate(seq, [await prefill(seq, prompt)], options({ maxTokens: 8 })));
+      await collect(
+        loop.generate(
+          seq,
+          [await prefill(seq, prompt)],
+          options({ maxTokens: 8, stopTokens: [], refreshSampler: true }),
+        ),
+      );
+      expect(loop.stats.nativeTokens).toBe(0);
+      expect(loop.stats.steps).toBe(16);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('applies the repeat penalty window and the prompt exactly as node-llama-cpp does', async () => {
+    const { context, loop, seqs } = await setup(random, 1, 256, native);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('the same again and again');
+      const sampling = {
+        temperature: 0,
+        repeatPenalty: { penalty: 1.8, maxPunishTokens: 8, punishTokens: () => [] as Token[] },
+      };
+      const history = [...prompt];
+      sampling.repeatPenalty.punishTokens = () => history.slice(-8);
+      const last = await prefill(seq, prompt);
+      const reference: Token[] = [];
+      for await (const t of seq.evaluate([last], { ...sampling, yieldEogToken: true })) {
+        history.push(t);
+        reference.push(t);
+        if (reference.length === 40) break;
+      }
+      history.splice(prompt.length);
+      await seq.clearHistory();
+      const mine: Token[] = [];
+      for await (const t of loop.generate(
+        seq,
+        prompt,
+        options({ sampling, stopTokens: [], maxTokens: 40 }),
+      )) {
+        history.push(t);
+        mine.push(t);
+      }
+      expect(mine).toEqual(reference);
+      expect(loop.stats.nativeTokens).toBe(39);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('ends on a stop token or end of generation without decoding it, at maxTokens, and at the context limit', async () => {
+    const { context, loop, seqs } = await setup(scripted, 1, 64, native);
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = scripted.tokenize('go');
+      const stopAt = scripted.tokenize(SCRIPT[5] as string)[0] as Token;
+
+      let last = await prefill(seq, prompt);
+      const untilStop = await collect(
+        loop.generate(seq, [last], options({ isFinal: (t) => t === stopAt, stopTokens: [stopAt] })),
+      );
+      expect(untilStop).toHaveLength(6);
+      expect(untilStop[5]).toBe(stopAt);
+      expect(seq.contextTokens).toEqual([...prompt, ...untilStop.slice(0, 5)]);
+
+      last = await prefill(seq, prompt);
+      expect(
+        await collect(loop.generate(seq, [last], options({ maxTokens: 7, stopTokens: [] }))),
+      ).toHaveLength(7);
+      expect(seq.contextTokens).toHaveLength(prompt.length + 6);
+
+      last = await prefill(seq, prompt);
+      const full = await collect(loop.generate(seq, [last], options({ contextLimit: 20, stopTokens: [] })));
+      expect(seq.nextTokenIndex).toBe(20);
+      expect(prompt.length + full.length).toBe(21);
+      expect(loop.stats.nativeTokens).toBe(6 + 7 + (20 - prompt.length + 1));
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('stops for a second sequence, which then shares the steps, and both generate what they should', async () => {
+    const { context, loop, seqs } = await setup(random, 2, 1024, { ...native, nativeRunBudgetMs: 60_000 });
+    try {
+      const [a, b] = seqs as [LlamaContextSequence, LlamaContextSequence];
+      const [promptA, promptB] = [random.tokenize('first story'), random.tokenize('the other one')];
+      const long = options({ maxTokens: 400, contextLimit: 1024, stopTokens: [] });
+      const short = options({ maxTokens: 30, contextLimit: 1024, stopTokens: [] });
+      const referenceA = await viaSequenceApi(a, promptA, 400);
+      const referenceB = await viaSequenceApi(b, promptB, 30);
+      await a.clearHistory();
+      await b.clearHistory();
+      // `a` is on a native run (which would last the whole stream) when `b` arrives.
+      const streamA = loop.generate(a, promptA, long);
+      const firstA = await streamA.next();
+      const [restA, outB] = await Promise.all([collect(streamA), collect(loop.generate(b, promptB, short))]);
+      expect([firstA.value as Token, ...restA]).toEqual(referenceA);
+      expect(outB).toEqual(referenceB);
+      // The run gave way, both sequences were decoded in shared steps, and `a` went native again after.
+      expect(loop.stats.nativeRuns).toBeGreaterThanOrEqual(2);
+      expect(loop.stats.rows - loop.stats.nativeTokens).toBeGreaterThan(
+        loop.stats.steps - loop.stats.nativeTokens,
+      );
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('gives the context lock to an erase on another sequence after one token, not after the run', async () => {
+    const { context, loop, seqs } = await setup(random, 2, 1024, { ...native, nativeRunBudgetMs: 60_000 });
+    try {
+      const [a, b] = seqs as [LlamaContextSequence, LlamaContextSequence];
+      const prompt = random.tokenize('a long story');
+      await b.evaluateWithoutGeneratingNewTokens(random.tokenize('something to erase'));
+      let erased = -1;
+      const out: Token[] = [];
+      for await (const t of loop.generate(
+        a,
+        [await prefill(a, prompt)],
+        options({ maxTokens: 600, contextLimit: 1024, stopTokens: [] }),
+      )) {
+        out.push(t);
+        if (out.length === 10) {
+          loop.yieldContext();
+          void b.clearHistory().then(() => (erased = out.length));
+        }
+      }
+      expect(out).toHaveLength(600);
+      expect(b.nextTokenIndex).toBe(0);
+      // Without yieldContext the erase would wait for the whole 60 s run, i.e. the end of the stream.
+      expect(erased).toBeGreaterThan(0);
+      expect(erased).toBeLessThan(500);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('a consumer that breaks off, or a signal that aborts, stops the run and leaves the sequence consistent', async () => {
+    const { context, loop, seqs } = await setup(random, 1, 1024, { ...native, nativeRunBudgetMs: 60_000 });
+    try {
+      const seq = seqs[0] as LlamaContextSequence;
+      const prompt = random.tokenize('once more');
+      const first = await collect(
+        loop.generate(seq, [await prefill(seq, prompt)], options({ stopTokens: [], contextLimit: 1024 })),
+        5,
+      );
+      expect(first).toHaveLength(5);
+      // The token list matches the KV cache: the prompt, what was taken, and what the run decoded before it noticed.
+      const tokens = seq.contextTokens;
+      expect(tokens.slice(0, prompt.length + 4)).toEqual([...prompt, ...first.slice(0, 4)]);
+      expect(tokens.length).toBeLessThan(prompt.length + 200);
+      expect(seq.nextTokenIndex).toBe(tokens.length);
+      await seq.eraseContextTokenRanges([{ start: prompt.length - 1, end: seq.nextTokenIndex }]);
+      const again = await collect(
+        loop.generate(seq, [prompt[prompt.length - 1] as Token], options({ maxTokens: 5, stopTokens: [] })),
+      );
+      expect(again).toEqual(first);
+
+      const controller = new AbortController();
+      const seen: Token[] = [];
+      for await (const t of loop.generate(
+        seq,
+        [await prefill(seq, prompt)],
+        options({ stopTokens: [], contextLimit: 1024, signal: controller.signal }),
+      )) {
+        seen.push(t);
+        if (seen.length === 3) controller.abort();
+      }
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(seen.length).toBeLessThan(200);
+      expect(seq.nextTokenIndex).toBe(seq.contextTokens.length);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('fails the stream, without hanging or crashing, when the context is disposed mid-generation', async () => {
+    const { context, loop, seqs } = await setup(random, 1, 256, native);
+    const seq = seqs[0] as LlamaContextSequence;
+    const last = await prefill(seq, random.tokenize('bye'));
+    const seen: Token[] = [];
+    const run = (async () => {
+      for await (const t of loop.generate(
+        seq,
+        [last],
+        options({ maxTokens: 10_000, contextLimit: 256, stopTokens: [] }),
+      )) {
+        seen.push(t);
+        if (seen.length === 3) void context.dispose();
+      }
+    })();
+    await expect(run).rejects.toThrow();
+    expect(seen.length).toBeGreaterThanOrEqual(3);
   });
 });

@@ -1,6 +1,12 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token } from 'node-llama-cpp';
+import {
+  nativeDecodeAddon,
+  nativeDecodeLoadError,
+  type NativeBinding,
+  type NativeDecodeAddon,
+} from './native-decode';
 
 /**
  * The generation loop of one context, one level below node-llama-cpp's sequence API.
@@ -21,6 +27,16 @@ import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token
  * list and position are kept as node-llama-cpp keeps them, so prefix reuse, erasing and everything else
  * of the sequence API keeps working on the same sequences.
  *
+ * One sequence alone: while a context has exactly one generating sequence (and it qualifies, see
+ * `nativeEligible`), the step hands it to Corral's native loop (native/decode-loop.cc) where that is
+ * built: decode, sample and the next decode follow each other on one native thread, as in
+ * llama-server, and each token reaches JavaScript while the next decode runs. Driven from here, every
+ * token costs a hand-off to the JS thread and back, which on a small model is 3–15% of a token
+ * (docs/performance.md). The native run stops after NATIVE_RUN_BUDGET_MS, when a second sequence
+ * arrives, when the consumer leaves or the signal aborts, and the loop carries on from the token it
+ * stopped on; the context lock is released between runs as between steps, so other node-llama-cpp
+ * calls on the context wait no longer than that budget.
+ *
  * Threads: a step decodes with the thread count node-llama-cpp last set on the context (the context's
  * own count, unless node-llama-cpp's thread splitter shared threads between contexts for a prompt). The
  * loop does not take part in that splitter: waiting for a thread allocation while holding the context
@@ -38,7 +54,9 @@ export class DecodeLoop {
    * Decode steps run and the sequence rows they decoded (rows / steps = the average batch), and the
    * steps decoded with the batch threads.
    */
-  readonly stats = { steps: 0, rows: 0, batchThreadSteps: 0 };
+  readonly stats = { steps: 0, rows: 0, batchThreadSteps: 0, nativeRuns: 0, nativeTokens: 0 };
+  /** Set while a native run goes on: the loop's means to stop it early. */
+  private nativeRunning = false;
 
   private constructor(
     private readonly context: InternalContext,
@@ -46,7 +64,24 @@ export class DecodeLoop {
     private readonly chainSamples: boolean,
     /** llama.cpp threads for a step that carries PREFILL_STEP_TOKENS prompt tokens or more. */
     readonly batchThreads: number,
+    private readonly native: { addon: NativeDecodeAddon; binding: NativeBinding } | null,
+    /** Why the native loop is not used (null when it is). */
+    readonly nativeUnavailable: string | null,
+    private readonly nativeRunBudgetMs: number,
   ) {}
+
+  /**
+   * Someone is about to take the context lock (node-llama-cpp's erase, clearHistory): a native run
+   * stops after the token it is on, so the wait is one token rather than NATIVE_RUN_BUDGET_MS.
+   */
+  yieldContext(): void {
+    if (this.nativeRunning && this.native) this.native.addon.interrupt(this.native.binding);
+  }
+
+  /** Whether single sequences run on the native loop. */
+  get usesNative(): boolean {
+    return this.native !== null;
+  }
 
   /** A loop for this context, or null where node-llama-cpp's internals are not as this code expects. */
   static async forContext(
@@ -65,11 +100,57 @@ export class DecodeLoop {
       typeof ctx._llama?._bindings?.AddonSampler === 'function' &&
       typeof ctx._model?._model === 'object' &&
       typeof ctx._backendContextDisposeGuard?.createPreventDisposalHandle === 'function' &&
+      typeof ctx._backendContextDisposeGuard.acquireDisposeLock === 'function' &&
       ctx._llama.gpu !== 'vulkan';
     if (!supported) return null;
     const withLock = await loadWithLock();
     const batchThreads = Math.max(options.batchThreads ?? 0, native.getThreads?.() ?? 0);
-    return withLock ? new DecodeLoop(ctx, withLock, options.chainSamples === true, batchThreads) : null;
+    if (!withLock) return null;
+    let bound: { addon: NativeDecodeAddon; binding: NativeBinding } | null = null;
+    let why: string | null = 'not asked for';
+    if (options.native) {
+      const addon = nativeDecodeAddon();
+      if (!addon) why = nativeDecodeLoadError() ?? 'the native decode addon did not load';
+      else {
+        const sampler = new ctx._llama._bindings.AddonSampler(ctx._model._model);
+        try {
+          const binding = addon.bind(
+            ctx._ctx,
+            ctx._model._model,
+            sampler,
+            context.contextSize,
+            context.totalSequences,
+          );
+          if (typeof binding === 'string') why = binding;
+          else {
+            bound = { addon, binding };
+            why = null;
+          }
+        } finally {
+          sampler.dispose();
+        }
+      }
+    }
+    const budget = options.nativeRunBudgetMs ?? NATIVE_RUN_BUDGET_MS;
+    const loop = new DecodeLoop(
+      ctx,
+      withLock,
+      options.chainSamples === true,
+      batchThreads,
+      bound,
+      why,
+      budget,
+    );
+    if (bound) {
+      // Disposing waits for the run to let go of the context: ask it to, as an erase does.
+      const guard = ctx._backendContextDisposeGuard;
+      const acquire = guard.acquireDisposeLock.bind(guard);
+      guard.acquireDisposeLock = () => {
+        loop.yieldContext();
+        return acquire();
+      };
+    }
+    return loop;
   }
 
   /** Whether this sequence can be driven by the loop (see the class comment for when it cannot). */
@@ -91,8 +172,9 @@ export class DecodeLoop {
    * yielded, never decoded), after `maxTokens` tokens, when the sequence holds `contextLimit` tokens,
    * or, without an error, once `signal` aborts. Breaking out of the loop detaches the sequence: the
    * returned promise settles only once no step uses it any more, so the caller may hand the sequence to
-   * the next job right after. At most one token beyond the last one the caller took is decoded into
-   * the sequence (the one in flight when it broke off); it is in the sequence's token list.
+   * the next job right after. Tokens beyond the last one the caller took may have been decoded into
+   * the sequence (one in flight when it broke off; on the native loop, those decoded before the run
+   * noticed); they are in the sequence's token list, so its KV cache and token list always agree.
    */
   async *generate(
     sequence: LlamaContextSequence,
@@ -104,6 +186,7 @@ export class DecodeLoop {
     const sampler = new this.context._llama._bindings.AddonSampler(this.context._model._model);
     const stream = new DecodeStream(seq, tokens, options, sampler);
     this.active.add(stream);
+    this.yieldContext();
     if (!this.running) void this.run();
     try {
       for (;;) {
@@ -144,6 +227,8 @@ export class DecodeLoop {
       } else ready.push(s);
     }
     if (ready.length === 0) return;
+    const alone = ready.length === 1 ? (ready[0] as DecodeStream) : undefined;
+    if (alone && this.native && alone.nativeEligible()) return this.nativeStep(alone, this.native);
     let room = Math.max(1, this.context.batchSize);
     const entries: { s: DecodeStream; count: number }[] = [];
     for (const s of ready) {
@@ -230,7 +315,65 @@ export class DecodeLoop {
       guard?.dispose();
     }
   }
+
+  /**
+   * Generates `s` (alone in the context, its next token sampled and not yet decoded) on the native loop
+   * until the stream ends or the run stops early (see the class comment); its tokens are handed over
+   * as they come, exactly as a step's are.
+   */
+  private async nativeStep(
+    s: DecodeStream,
+    native: { addon: NativeDecodeAddon; binding: NativeBinding },
+  ): Promise<void> {
+    const interrupt = (): void => native.addon.interrupt(native.binding);
+    let guard: { dispose(): void } | undefined;
+    this.nativeRunning = true;
+    s.options.signal?.addEventListener('abort', interrupt);
+    try {
+      // Throws once the context is being disposed: the stream fails instead of touching freed memory.
+      guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
+      s.configureSampler();
+      const decoded = await native.addon.run(
+        native.binding,
+        s.sampler,
+        s.seq._sequenceId,
+        s.seq._nextTokenIndex,
+        s.pending[0] as Token,
+        s.remainingTokens,
+        s.options.contextLimit,
+        s.stopTokens as Int32Array,
+        this.nativeRunBudgetMs,
+        (token) => {
+          s.accepted(1);
+          s.sampled(token as Token);
+          s.flush();
+          if (s.closed || this.active.size > 1) interrupt();
+        },
+      );
+      this.stats.nativeRuns += 1;
+      this.stats.nativeTokens += decoded;
+      this.stats.steps += decoded;
+      this.stats.rows += decoded;
+    } catch (e) {
+      s.fail(e);
+    } finally {
+      this.nativeRunning = false;
+      s.options.signal?.removeEventListener('abort', interrupt);
+      guard?.dispose();
+    }
+    if (s.closed) {
+      this.active.delete(s);
+      s.flush();
+      s.settleDetach();
+    }
+  }
 }
+
+/**
+ * Longest a native run holds the context (it stops after the token that passes this): other
+ * node-llama-cpp calls on the context, and a second sequence's prompt, wait at most this long.
+ */
+export const NATIVE_RUN_BUDGET_MS = 100;
 
 /** Prompt tokens in one step from which it decodes with the batch threads. */
 export const PREFILL_STEP_TOKENS = 32;
@@ -248,6 +391,13 @@ export interface DecodeLoopOptions {
    * thread and a pool hand-off per step.
    */
   chainSamples?: boolean;
+  /**
+   * Run a sequence that is alone in the context on Corral's native loop where it is built and binds
+   * to this node-llama-cpp (`nativeUnavailable` says why not otherwise).
+   */
+  native?: boolean;
+  /** Longest native run (default NATIVE_RUN_BUDGET_MS). */
+  nativeRunBudgetMs?: number;
 }
 
 export interface DecodeStreamOptions {
@@ -267,6 +417,11 @@ export interface DecodeStreamOptions {
   contextLimit: number;
   /** End-of-generation and stop tokens: yielded, then the stream ends without decoding them. */
   isFinal: (token: Token) => boolean;
+  /**
+   * The tokens besides the model's end-of-generation tokens that `isFinal` accepts. Given, the stream
+   * may run on the native loop, which checks them itself; without them it always runs here.
+   */
+  stopTokens?: Iterable<Token>;
   /** Ends the stream between steps (a cancel during a long prompt takes effect within one batch). */
   signal?: AbortSignal;
   /**
@@ -291,6 +446,8 @@ class DecodeStream {
   private wake?: () => void;
   private detached = false;
   private onDetached?: () => void;
+  /** For the native loop: `options.stopTokens`, or null when the stream must run in JavaScript. */
+  readonly stopTokens: Int32Array | null;
 
   constructor(
     readonly seq: InternalSequence,
@@ -299,6 +456,21 @@ class DecodeStream {
     readonly sampler: AddonSampler,
   ) {
     this.pending = [...tokens];
+    this.stopTokens =
+      options.stopTokens && !options.refreshSampler
+        ? Int32Array.from(options.stopTokens as Iterable<number>)
+        : null;
+  }
+
+  /** Whether the native loop can take the stream now: its prompt is in and nothing needs JavaScript per token. */
+  nativeEligible(): boolean {
+    return (
+      this.stopTokens !== null && this.pending.length === 1 && !this.closed && !this.options.signal?.aborted
+    );
+  }
+
+  get remainingTokens(): number {
+    return this.options.maxTokens - this.generated;
   }
 
   /**
@@ -420,7 +592,10 @@ interface InternalContext {
   _model: { _model: object };
   /** Public: most tokens one decode may carry (n_batch). */
   batchSize: number;
-  _backendContextDisposeGuard: { createPreventDisposalHandle(): { dispose(): void } };
+  _backendContextDisposeGuard: {
+    createPreventDisposalHandle(): { dispose(): void };
+    acquireDisposeLock(): Promise<void>;
+  };
 }
 
 interface InternalSequence {

@@ -64,6 +64,8 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
   let healthy = false;
   try {
     const started = process.hrtime.bigint();
+    // Erasing takes the context lock: a native run of another sequence hands it over after its token.
+    instance.decodeLoop?.yieldContext();
     const cachedTokens = await reusePrefix(seq, prompt);
     const history: Token[] = [...prompt];
     const generated: Token[] = [];
@@ -112,6 +114,7 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
             maxTokens: budget,
             contextLimit: limit,
             isFinal,
+            stopTokens: rendered.stopTokens,
             refreshSampler: penaltyWindowIsFiltered(job.sampling, model.tokens.nl),
             signal,
           })
@@ -136,7 +139,9 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
           reason = 'cancelled';
           break;
         }
-        if (generated.length >= budget || seq.nextTokenIndex + 1 > limit) {
+        // The decode loop ends the stream at the context limit itself (its native run may have decoded
+        // tokens this loop has not taken yet, so the sequence's length says nothing here).
+        if (generated.length >= budget || (!loop && seq.nextTokenIndex + 1 > limit)) {
           reason = 'length';
           break;
         }

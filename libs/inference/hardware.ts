@@ -14,13 +14,16 @@ export function parseGpuChoice(value: string | undefined): GpuChoice {
   throw new Error(`CORRAL_GPU must be one of auto, cuda, vulkan, metal, cpu (got "${value}")`);
 }
 
-export type DecodeLoopChoice = 'batched' | 'sequence';
+export type DecodeLoopChoice = 'native' | 'batched' | 'sequence';
 
-/** Value of `CORRAL_DECODE_LOOP`: how the worker generates (decode-loop.ts). */
+/**
+ * Value of `CORRAL_DECODE_LOOP`: how the worker generates (decode-loop.ts). `native` (the default) is
+ * the batched loop plus the native loop for a sequence alone in its context, where that is built.
+ */
 export function parseDecodeLoop(value: string | undefined): DecodeLoopChoice {
-  const v = (value || 'batched').trim().toLowerCase();
-  if (v === 'batched' || v === 'sequence') return v;
-  throw new Error(`CORRAL_DECODE_LOOP must be batched or sequence (got "${value}")`);
+  const v = (value || 'native').trim().toLowerCase();
+  if (v === 'native' || v === 'batched' || v === 'sequence') return v;
+  throw new Error(`CORRAL_DECODE_LOOP must be native, batched or sequence (got "${value}")`);
 }
 
 /** Value of `CORRAL_THREADS` (or `name`): a positive integer, or undefined to let the worker choose. */

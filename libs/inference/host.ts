@@ -30,7 +30,7 @@ export interface WorkerHostOptions {
   threads?: number;
   /** llama.cpp threads for prompt batches. Defaults to `CORRAL_BATCH_THREADS`, else from the hardware. */
   batchThreads?: number;
-  /** Generation loop (see decode-loop.ts). Defaults to `CORRAL_DECODE_LOOP`, else 'batched'. */
+  /** Generation loop (see decode-loop.ts). Defaults to `CORRAL_DECODE_LOOP`, else 'native'. */
   decodeLoop?: DecodeLoopChoice;
   /** Diagnostic lines (the process entry prefixes and writes them to stderr). Defaults to nothing. */
   log?: (line: string) => void;
@@ -205,8 +205,7 @@ export class WorkerHost {
         spec,
         threads: rt.threads,
         batchThreads: rt.batchThreads,
-        batchedDecode:
-          (this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP)) === 'batched',
+        decodeLoop: this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP),
         // libuv reads the size once, when the pool starts; only a one-thread pool keeps jobs in order.
         chainSamples: process.env.UV_THREADPOOL_SIZE?.trim() === '1',
         log: this.log,

@@ -1,5 +1,6 @@
 import type { ChatWrapper, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
 import { DecodeLoop } from './decode-loop';
+import type { DecodeLoopChoice } from './hardware';
 import { WorkerJobError, toJobError } from './errors';
 import { loadNodeLlamaCpp } from './llama-module';
 import type { LoadedModel, ModelSpec } from './protocol';
@@ -12,8 +13,11 @@ export interface ModelInstanceOptions {
   threads: number;
   /** The worker's thread count for prompt batches (the spec's numThread, when set, is used for both). */
   batchThreads?: number;
-  /** Generate through DecodeLoop where the context supports it (else node-llama-cpp's sequence API). */
-  batchedDecode?: boolean;
+  /**
+   * `native` and `batched` generate through DecodeLoop where the context supports it (`native` with
+   * its native loop for a sequence alone, where built); `sequence` uses node-llama-cpp's sequence API.
+   */
+  decodeLoop?: DecodeLoopChoice;
   /** The worker's libuv threadpool has one thread: the decode loop may queue samples behind decodes. */
   chainSamples?: boolean;
   log: (line: string) => void;
@@ -89,10 +93,11 @@ export class ModelInstance {
       });
       const resolveWrapper = await templateWrapperResolver(model);
       const decodeLoop =
-        opts.batchedDecode === false
+        opts.decodeLoop === 'sequence'
           ? null
           : await DecodeLoop.forContext(context, {
               chainSamples: opts.chainSamples === true,
+              native: (opts.decodeLoop ?? 'native') === 'native',
               // Never below the context's own count: the loop itself keeps to that.
               batchThreads: spec.numThread > 0 ? spec.numThread : opts.batchThreads,
             });
@@ -100,7 +105,7 @@ export class ModelInstance {
       const loadDurationNs = Number(process.hrtime.bigint() - started);
       log(
         `loaded ${spec.name} (${spec.key}): gpuLayers=${model.gpuLayers} ctx=${context.contextSize}x${spec.numParallel} ` +
-          `threads=${threads}${decodeLoop && decodeLoop.batchThreads !== threads ? `/${decodeLoop.batchThreads} for prompts` : ''} template=${chatWrapper?.wrapperName ?? 'none'} decode=${decodeLoop ? `batched${opts.chainSamples ? ' (samples chained)' : ''}` : 'sequence-api'} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
+          `threads=${threads}${decodeLoop && decodeLoop.batchThreads !== threads ? `/${decodeLoop.batchThreads} for prompts` : ''} template=${chatWrapper?.wrapperName ?? 'none'} decode=${describeLoop(decodeLoop, opts)} in ${(loadDurationNs / 1e6).toFixed(0)} ms`,
       );
       return new ModelInstance(spec, model, context, resolveWrapper, threads, loadDurationNs, decodeLoop);
     } catch (e) {
@@ -192,4 +197,14 @@ async function templateWrapperResolver(model: LlamaModel): Promise<WrapperResolv
           ? undefined
           : { jinjaTemplate: { reasoning: think }, qwen: { thoughts: think ? 'auto' : 'discourage' } },
     });
+}
+
+/** The worker log's `decode=` field: which loop generates, and why not the native one where asked for. */
+function describeLoop(loop: DecodeLoop | null, opts: ModelInstanceOptions): string {
+  if (!loop) return 'sequence-api';
+  const batched = `batched${opts.chainSamples ? ' (samples chained)' : ''}`;
+  if (loop.usesNative) return `native+${batched}`;
+  return (opts.decodeLoop ?? 'native') === 'native'
+    ? `${batched}; native loop unavailable: ${loop.nativeUnavailable}`
+    : batched;
 }

@@ -5,6 +5,7 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { unpackChunkBatch } from '../../../libs/dispatch/chunk-batch';
 import { type FromWorker, FromWorkerSchema } from '../../../libs/inference/protocol';
 import { STORIES, describeWithModel, spec } from '../../../libs/inference/testing';
 
@@ -51,7 +52,10 @@ describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('message', (m) => received.push(FromWorkerSchema.parse(m)));
+    // As the gateway's link does: a turn's chunks may arrive as one envelope.
+    child.on('message', (m) => {
+      for (const message of unpackChunkBatch(m)) received.push(FromWorkerSchema.parse(message));
+    });
   });
   afterAll(() => {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/**
+ * Corral's native decode loop (native/decode-loop.cc, built by scripts/build-native.mjs into
+ * build/native/corral-decode.node): generates one sequence on a thread of its own, decode → sample →
+ * decode with no JavaScript in between, handing each token to JavaScript while the next decode runs.
+ * DecodeLoop uses it while a context has exactly one generating sequence; see decode-loop.ts.
+ */
+export interface NativeDecodeAddon {
+  /** A bound context, or why this node-llama-cpp build cannot be bound (a string). */
+  bind(
+    addonContext: object,
+    addonModel: object,
+    addonSampler: object,
+    contextSize: number,
+    sequences: number,
+  ): NativeBinding | string;
+  /**
+   * Decodes `token` at `position` into the sequence and generates on from it until a token ends the
+   * stream (end of generation, one of `stopTokens`, the `maxTokens`-th, or one more would pass
+   * `positionLimit`), `budgetMs` have passed, or `interrupt` is called. Every sampled token goes to
+   * `onToken`; the last one is not decoded (it ends the stream or waits for the next step). Resolves
+   * with the number of tokens decoded.
+   */
+  run(
+    binding: NativeBinding,
+    addonSampler: object,
+    sequenceId: number,
+    position: number,
+    token: number,
+    maxTokens: number,
+    positionLimit: number,
+    stopTokens: Int32Array,
+    budgetMs: number,
+    onToken: (token: number) => void,
+  ): Promise<number>;
+  /** The running loop stops after the token it is on. */
+  interrupt(binding: NativeBinding): void;
+}
+
+/** An opaque handle: one node-llama-cpp context bound to the native loop. */
+export interface NativeBinding {
+  readonly __nativeBinding: unique symbol;
+}
+
+let loaded: NativeDecodeAddon | null | undefined;
+let loadError: string | undefined;
+
+/**
+ * The addon, or null where it was not built (no compiler at install time; `loadError` says why) or
+ * `CORRAL_NATIVE_DECODE_ADDON` points nowhere. Loaded once per process.
+ */
+export function nativeDecodeAddon(): NativeDecodeAddon | null {
+  if (loaded !== undefined) return loaded;
+  const path = process.env.CORRAL_NATIVE_DECODE_ADDON || findBuilt();
+  if (!path) {
+    loadError = 'build/native/corral-decode.node was not built (scripts/build-native.mjs)';
+    loaded = null;
+    return null;
+  }
+  try {
+    const module = { exports: {} as Record<string, unknown> };
+    process.dlopen(module, path);
+    const addon = module.exports;
+    loaded =
+      typeof addon.bind === 'function' &&
+      typeof addon.run === 'function' &&
+      typeof addon.interrupt === 'function'
+        ? (addon as unknown as NativeDecodeAddon)
+        : null;
+    if (!loaded) loadError = `${path} is not Corral's native decode addon`;
+  } catch (e) {
+    loadError = `cannot load ${path}: ${e instanceof Error ? e.message : String(e)}`;
+    loaded = null;
+  }
+  return loaded;
+}
+
+/** Why `nativeDecodeAddon()` returned null. */
+export function nativeDecodeLoadError(): string | undefined {
+  return loadError;
+}
+
+/** build/native/corral-decode.node in the nearest folder above this file that has one. */
+function findBuilt(): string | undefined {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build/native/corral-decode.node');
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
