@@ -1,5 +1,6 @@
-// Corral's native decode loop: generates one sequence token by token on a thread of its own, the way
-// llama-server's loop does, so no JavaScript runs between two decodes.
+// Corral's native decode loop: generates a context's sequences (one batch with every sequence's next
+// token per step) on a thread of its own, the way llama-server's loop does, so no JavaScript runs
+// between two decodes.
 //
 // Why (docs/performance.md, "The native decode loop"): driven from JavaScript, every token costs a
 // hand-off from the llama.cpp thread to the worker's JS thread and back (wake the event loop, sample,
@@ -69,27 +70,38 @@ struct Binding {
   std::atomic<bool> running{false};
 };
 
-// One run: the thread's inputs and what it hands back to JavaScript.
-struct Run {
-  Binding* binding = nullptr;
+// One sequence of a run.
+struct Row {
   void* sampler = nullptr;
-  napi_ref binding_ref = nullptr;
   napi_ref sampler_ref = nullptr;
-  napi_deferred deferred = nullptr;
-  napi_threadsafe_function tsfn = nullptr;
   llama_seq_id seq = 0;
   llama_pos pos = 0;
   llama_token pending = 0;
   int32_t max_tokens = 0;
+  int32_t generated = 0;
   llama_pos pos_limit = 0;
   std::vector<llama_token> stop_tokens;  // sorted
+  bool done = false;
+};
+
+// One run: the thread's inputs and what it hands back to JavaScript.
+struct Run {
+  Binding* binding = nullptr;
+  napi_ref binding_ref = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  std::vector<Row> rows;
   std::chrono::steady_clock::time_point deadline;
 };
 
-// What the thread sends to JavaScript: a sampled token, or the end of the run (decoded count or error).
+// What the thread sends to JavaScript: a row's sampled token, or the end of the run (decodes and
+// rows decoded, or an error).
 struct Message {
   enum Kind { Token, Done, Failed } kind;
-  int32_t value = 0;
+  int32_t a = 0;  // Token: the row; Done/Failed: decode calls
+  int32_t b = 0;  // Token: the token; Done/Failed: rows decoded
+  bool row_done = false;  // Token: the row has left the run (this token ended its stream)
+  int32_t step = 0;       // Token: the run's decode call this token was sampled after (1, 2, ...)
   std::string error;
 };
 
@@ -211,10 +223,13 @@ void call_js(napi_env env, napi_value on_token, void* context, void* data) {
   auto message = static_cast<Message*>(data);
   if (env != nullptr) {
     if (message->kind == Message::Token) {
-      napi_value token, undefined;
-      napi_create_int32(env, message->value, &token);
+      napi_value args[4], undefined;
+      napi_create_int32(env, message->a, &args[0]);
+      napi_create_int32(env, message->b, &args[1]);
+      napi_get_boolean(env, message->row_done, &args[2]);
+      napi_create_int32(env, message->step, &args[3]);
       napi_get_undefined(env, &undefined);
-      napi_call_function(env, undefined, on_token, 1, &token, nullptr);
+      napi_call_function(env, undefined, on_token, 4, args, nullptr);
       // An exception thrown by onToken is the caller's bug; keep it from killing the process later.
       bool pending = false;
       napi_is_exception_pending(env, &pending);
@@ -225,9 +240,13 @@ void call_js(napi_env env, napi_value on_token, void* context, void* data) {
     } else {
       run->binding->running = false;
       if (message->kind == Message::Done) {
-        napi_value count;
-        napi_create_int32(env, message->value, &count);
-        napi_resolve_deferred(env, run->deferred, count);
+        napi_value counts, steps, rows;
+        napi_create_array_with_length(env, 2, &counts);
+        napi_create_int32(env, message->a, &steps);
+        napi_create_int32(env, message->b, &rows);
+        napi_set_element(env, counts, 0, steps);
+        napi_set_element(env, counts, 1, rows);
+        napi_resolve_deferred(env, run->deferred, counts);
       } else {
         napi_value text, error;
         napi_create_string_utf8(env, message->error.c_str(), message->error.size(), &text);
@@ -236,7 +255,7 @@ void call_js(napi_env env, napi_value on_token, void* context, void* data) {
       }
       run->deferred = nullptr;
       napi_delete_reference(env, run->binding_ref);
-      napi_delete_reference(env, run->sampler_ref);
+      for (Row& row : run->rows) napi_delete_reference(env, row.sampler_ref);
     }
   }
   delete message;
@@ -246,23 +265,31 @@ void send(Run* run, Message* message) {
   napi_call_threadsafe_function(run->tsfn, message, napi_tsfn_blocking);
 }
 
-// The loop itself: decode the pending token, sample, hand the token over, and go on with it unless it
-// ends the stream or JavaScript asked to stop (a new sequence arrived, the consumer left). A token that
-// ends the stream is handed over but never decoded, as in llama-server and DecodeLoop.
+// The loop itself, as llama-server's: one batch with the pending token of every row, one decode, then
+// each row sampled from its logits, its token handed over, and the row goes on with it unless the
+// token ends its stream (handed over, never decoded; the row leaves the batch). The run ends when no
+// row is left, or after a step once JavaScript asked it to stop (a new sequence arrived, a consumer
+// left, the context lock is wanted) or the time budget is spent; rows still going then wait with their
+// last token sampled, not decoded, for JavaScript's next step.
 void generate(Run* run) {
   Binding& b = *run->binding;
   const Api& api = b.api;
-  llama_batch batch = api.batch_init(1, 0, 1);
-  int32_t decoded = 0;
+  const int32_t capacity = static_cast<int32_t>(run->rows.size());
+  llama_batch batch = api.batch_init(capacity, 0, 1);
+  std::vector<Row*> live;
+  for (Row& row : run->rows) live.push_back(&row);
+  int32_t steps = 0, decoded = 0;
   std::string error;
-  std::vector<llama_token_data> scratch;
-  for (int32_t generated = 0;;) {
-    batch.n_tokens = 1;
-    batch.token[0] = run->pending;
-    batch.pos[0] = run->pos;
-    batch.n_seq_id[0] = 1;
-    batch.seq_id[0][0] = run->seq;
-    batch.logits[0] = 1;
+  while (!live.empty()) {
+    batch.n_tokens = static_cast<int32_t>(live.size());
+    for (int32_t i = 0; i < batch.n_tokens; i++) {
+      Row& row = *live[i];
+      batch.token[i] = row.pending;
+      batch.pos[i] = row.pos;
+      batch.n_seq_id[i] = 1;
+      batch.seq_id[i][0] = row.seq;
+      batch.logits[i] = 1;
+    }
     int r = api.decode(b.ctx, batch);
     if (r != 0) {
       error = r == 1 ? "could not find a KV slot for the batch (try reducing the size of the batch or increase the context)"
@@ -270,100 +297,118 @@ void generate(Run* run) {
       break;
     }
     api.synchronize(b.ctx);
-    decoded += 1;
-    run->pos += 1;
+    steps += 1;
+    decoded += batch.n_tokens;
     if (api.get_logits(b.ctx) == nullptr) {
       error = "This model does not support token generation";
       break;
     }
-    api.rebuild_chain(run->sampler);
-    std::mutex sampling;
-    std::unique_lock<std::mutex> lock(sampling);
-    llama_token_data_array candidates{};
-    api.sample_and_release_lock(run->sampler, sampling, lock, b.ctx, 0, candidates, false);
-    if (candidates.size == 0 || candidates.selected < 0 || candidates.selected >= (int64_t)candidates.size) {
-      error = "llama.cpp failed to sample the next token";
-      break;
+    for (int32_t i = 0; i < batch.n_tokens && error.empty(); i++) {
+      Row& row = *live[i];
+      row.pos += 1;
+      api.rebuild_chain(row.sampler);
+      std::mutex sampling;
+      std::unique_lock<std::mutex> lock(sampling);
+      llama_token_data_array candidates{};
+      api.sample_and_release_lock(row.sampler, sampling, lock, b.ctx, i, candidates, false);
+      if (candidates.size == 0 || candidates.selected < 0 || candidates.selected >= (int64_t)candidates.size) {
+        error = "llama.cpp failed to sample the next token";
+        break;
+      }
+      llama_token token = candidates.data[candidates.selected].id;
+      api.accept_token(row.sampler, token);
+      row.generated += 1;
+      row.done = api.vocab_is_eog(b.vocab, token) ||
+                 std::binary_search(row.stop_tokens.begin(), row.stop_tokens.end(), token) ||
+                 row.generated >= row.max_tokens || row.pos + 1 > row.pos_limit;
+      row.pending = token;
+      send(run, new Message{Message::Token, static_cast<int32_t>(&row - run->rows.data()), token, row.done, steps, {}});
     }
-    llama_token token = candidates.data[candidates.selected].id;
-    api.accept_token(run->sampler, token);
-    generated += 1;
-    send(run, new Message{Message::Token, token, {}});
-    bool final = api.vocab_is_eog(b.vocab, token) ||
-                 std::binary_search(run->stop_tokens.begin(), run->stop_tokens.end(), token) ||
-                 generated >= run->max_tokens || run->pos + 1 > run->pos_limit;
-    if (final || b.interrupt.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= run->deadline) break;
-    run->pending = token;
+    if (!error.empty()) break;
+    live.erase(std::remove_if(live.begin(), live.end(), [](Row* row) { return row->done; }), live.end());
+    if (b.interrupt.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= run->deadline) break;
   }
   api.batch_free(batch);
-  if (error.empty()) send(run, new Message{Message::Done, decoded, {}});
-  else send(run, new Message{Message::Failed, decoded, error});
+  if (error.empty()) send(run, new Message{Message::Done, steps, decoded, false, 0, {}});
+  else send(run, new Message{Message::Failed, steps, decoded, false, 0, error});
   napi_release_threadsafe_function(run->tsfn, napi_tsfn_release);
 }
 
-// run(binding, sampler, sequenceId, position, token, maxTokens, positionLimit, stopTokens: Int32Array,
-//     budgetMs, onToken) -> Promise<number of tokens decoded>
+bool get_int(napi_env env, napi_value object, const char* name, int32_t& out) {
+  napi_value value;
+  return napi_get_named_property(env, object, name, &value) == napi_ok &&
+         napi_get_value_int32(env, value, &out) == napi_ok;
+}
+
+// run(binding, rows: {sampler, sequenceId, position, token, maxTokens, positionLimit, stopTokens:
+//     Int32Array}[], budgetMs, onToken(row, token, rowDone, step)) -> Promise<[decode calls, rows decoded]>
 napi_value RunLoop(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 10) {
-    napi_throw_type_error(env, nullptr, "run needs 10 arguments");
-    return nullptr;
-  }
-  Binding* binding = static_cast<Binding*>(unwrap(env, argv[0]));
-  void* sampler = unwrap(env, argv[1]);
-  if (!binding || !sampler) {
-    napi_throw_type_error(env, nullptr, "run needs a bound context and a sampler");
-    return nullptr;
-  }
-  if (binding->running.exchange(true)) {
-    napi_throw_error(env, nullptr, "a native run is already going on this context");
+  Binding* binding = argc == 4 ? static_cast<Binding*>(unwrap(env, argv[0])) : nullptr;
+  uint32_t count = 0;
+  bool is_array = false;
+  if (!binding || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0) {
+    napi_throw_type_error(env, nullptr, "run needs a bound context, rows, a budget and a callback");
     return nullptr;
   }
   auto run = new Run();
   run->binding = binding;
-  run->sampler = sampler;
-  int32_t value = 0;
-  napi_get_value_int32(env, argv[2], &value);
-  run->seq = value;
-  napi_get_value_int32(env, argv[3], &value);
-  run->pos = value;
-  napi_get_value_int32(env, argv[4], &value);
-  run->pending = value;
-  napi_get_value_int32(env, argv[5], &run->max_tokens);
-  napi_get_value_int32(env, argv[6], &value);
-  run->pos_limit = value;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, argv[7], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      type != napi_int32_array) {
-    binding->running = false;
+  run->rows.resize(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Row& row = run->rows[i];
+    napi_value item, sampler, stops;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    int32_t seq = 0, pos = 0, token = 0, limit = 0;
+    bool ok = napi_get_element(env, argv[1], i, &item) == napi_ok &&
+              napi_get_named_property(env, item, "sampler", &sampler) == napi_ok &&
+              (row.sampler = unwrap(env, sampler)) != nullptr && get_int(env, item, "sequenceId", seq) &&
+              get_int(env, item, "position", pos) && get_int(env, item, "token", token) &&
+              get_int(env, item, "maxTokens", row.max_tokens) && get_int(env, item, "positionLimit", limit) &&
+              napi_get_named_property(env, item, "stopTokens", &stops) == napi_ok &&
+              napi_get_typedarray_info(env, stops, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+              type == napi_int32_array;
+    if (!ok) {
+      for (uint32_t j = 0; j < i; j++) napi_delete_reference(env, run->rows[j].sampler_ref);
+      delete run;
+      napi_throw_type_error(env, nullptr, "a run row needs a sampler, its positions, token, limits and stopTokens");
+      return nullptr;
+    }
+    row.seq = seq;
+    row.pos = pos;
+    row.pending = token;
+    row.pos_limit = limit;
+    row.stop_tokens.assign(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + length);
+    std::sort(row.stop_tokens.begin(), row.stop_tokens.end());
+    CHECK_NAPI(napi_create_reference(env, sampler, 1, &row.sampler_ref));
+  }
+  double budget_ms = 0;
+  napi_get_value_double(env, argv[2], &budget_ms);
+  run->deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget_ms * 1000));
+  if (binding->running.exchange(true)) {
+    for (Row& row : run->rows) napi_delete_reference(env, row.sampler_ref);
     delete run;
-    napi_throw_type_error(env, nullptr, "stopTokens must be an Int32Array");
+    napi_throw_error(env, nullptr, "a native run is already going on this context");
     return nullptr;
   }
-  run->stop_tokens.assign(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + length);
-  std::sort(run->stop_tokens.begin(), run->stop_tokens.end());
-  double budget_ms = 0;
-  napi_get_value_double(env, argv[8], &budget_ms);
-  run->deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget_ms * 1000));
   binding->interrupt = false;
 
   napi_value promise, name;
   CHECK_NAPI(napi_create_promise(env, &run->deferred, &promise));
   CHECK_NAPI(napi_create_reference(env, argv[0], 1, &run->binding_ref));
-  CHECK_NAPI(napi_create_reference(env, argv[1], 1, &run->sampler_ref));
   CHECK_NAPI(napi_create_string_utf8(env, "corral-native-decode", NAPI_AUTO_LENGTH, &name));
   CHECK_NAPI(napi_create_threadsafe_function(
-      env, argv[9], nullptr, name, 0, 1, run, [](napi_env, void* data, void*) { delete static_cast<Run*>(data); }, run,
+      env, argv[3], nullptr, name, 0, 1, run, [](napi_env, void* data, void*) { delete static_cast<Run*>(data); }, run,
       call_js, &run->tsfn));
   std::thread(generate, run).detach();
   return promise;
 }
 
-// interrupt(binding): the running loop stops after the token it is on (that token is handed over, not decoded).
+// interrupt(binding): the running loop stops after the step it is on (its tokens are handed over, not decoded).
 napi_value Interrupt(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];

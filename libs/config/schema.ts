@@ -41,7 +41,7 @@ export const ENV_KEYS = {
   CORRAL_BATCH_THREADS:
     'llama.cpp CPU threads for prompt batches (a decode step carrying 32 or more prompt tokens). Defaults to every core on a CPU backend, else CORRAL_THREADS (see docs/performance.md).',
   CORRAL_DECODE_LOOP:
-    "native (batched, and a sequence alone in its model runs on Corral's native loop where that is built), batched (every active sequence of a model decoded in one llama.cpp batch per step, driven from JavaScript) or sequence (node-llama-cpp's per-sequence API). Defaults to native.",
+    "native (batched, and while every stream of a model is past its prompt the steps run in Corral's native loop, where that is built), batched (every active sequence of a model decoded in one llama.cpp batch per step, driven from JavaScript) or sequence (node-llama-cpp's per-sequence API). Defaults to native.",
   CORRAL_BODY_LIMIT:
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',

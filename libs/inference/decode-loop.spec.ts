@@ -334,7 +334,7 @@ describe('DecodeLoop', () => {
 // build says so when it cannot, and only CORRAL_NATIVE_BUILD=off leaves these out on purpose.
 const describeNative = process.env.CORRAL_NATIVE_BUILD === 'off' ? describe.skip : describe;
 
-describeNative('DecodeLoop on the native loop (a sequence alone in its context)', () => {
+describeNative('DecodeLoop on the native loop (every stream past its prompt)', () => {
   const native = { native: true } satisfies DecodeLoopOptions;
 
   it('is built and binds to this node-llama-cpp', async () => {
@@ -494,8 +494,60 @@ describeNative('DecodeLoop on the native loop (a sequence alone in its context)'
       // The run gave way, both sequences were decoded in shared steps, and `a` went native again after.
       expect(loop.stats.nativeRuns).toBeGreaterThanOrEqual(2);
       expect(loop.stats.rows - loop.stats.nativeTokens).toBeGreaterThan(
-        loop.stats.steps - loop.stats.nativeTokens,
+        loop.stats.steps - loop.stats.nativeSteps,
       );
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('runs several sequences natively in one batch per step, each generating what it should', async () => {
+    const { context, loop, seqs } = await setup(scripted, 4, 256, { ...native, nativeRunBudgetMs: 60_000 });
+    try {
+      const prompts = seqs.map((_, i) => scripted.tokenize(`prompt ${i}`));
+      const lasts = await Promise.all(seqs.map((s, i) => prefill(s, prompts[i] as Token[])));
+      const outputs = await Promise.all(
+        seqs.map((s, i) =>
+          collect(loop.generate(s, [lasts[i] as Token], options({ maxTokens: 30, stopTokens: [] }))),
+        ),
+      );
+      const expected = scripted.detokenize(scripted.tokenize(SCRIPT.slice(0, 30).join('')));
+      for (const out of outputs) expect(scripted.detokenize(out)).toBe(expected);
+      // All 4 × 30 decodes native (each prompt's last token included), 4 rows a step.
+      expect(loop.stats.nativeTokens).toBe(4 * 30);
+      expect(loop.stats.rows / loop.stats.steps).toBeGreaterThan(3.5);
+    } finally {
+      await context.dispose();
+    }
+  });
+
+  it('lets a stream that ends inside a run go at once, while the others run on', async () => {
+    const { context, loop, seqs } = await setup(random, 2, 1024, { ...native, nativeRunBudgetMs: 60_000 });
+    try {
+      const [a, b] = seqs as [LlamaContextSequence, LlamaContextSequence];
+      const [promptA, promptB] = [random.tokenize('short one'), random.tokenize('long one')];
+      const referenceA = await viaSequenceApi(a, promptA, 5);
+      const referenceB = await viaSequenceApi(b, promptB, 500);
+      const [lastA, lastB] = [await prefill(a, promptA), await prefill(b, promptB)];
+      const seenB: Token[] = [];
+      const longer = (async () => {
+        for await (const t of loop.generate(
+          b,
+          [lastB],
+          options({ maxTokens: 500, contextLimit: 1024, stopTokens: [] }),
+        ))
+          seenB.push(t);
+      })();
+      const shorter = await collect(
+        loop.generate(a, [lastA], options({ maxTokens: 5, contextLimit: 1024, stopTokens: [] })),
+      );
+      const bWhenADone = seenB.length;
+      await longer;
+      expect(shorter).toEqual(referenceA);
+      expect(seenB).toEqual(referenceB);
+      // `a`'s job was not held until the 60 s run ended with `b`.
+      expect(bWhenADone).toBeLessThan(400);
+      expect(a.contextTokens).toEqual([...promptA, ...shorter.slice(0, -1)]);
     } finally {
       await context.dispose();
     }

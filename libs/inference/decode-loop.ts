@@ -27,15 +27,16 @@ import {
  * list and position are kept as node-llama-cpp keeps them, so prefix reuse, erasing and everything else
  * of the sequence API keeps working on the same sequences.
  *
- * One sequence alone: while a context has exactly one generating sequence (and it qualifies, see
- * `nativeEligible`), the step hands it to Corral's native loop (native/decode-loop.cc) where that is
- * built: decode, sample and the next decode follow each other on one native thread, as in
- * llama-server, and each token reaches JavaScript while the next decode runs. Driven from here, every
- * token costs a hand-off to the JS thread and back, which on a small model is 3–15% of a token
- * (docs/performance.md). The native run stops after NATIVE_RUN_BUDGET_MS, when a second sequence
- * arrives, when the consumer leaves or the signal aborts, and the loop carries on from the token it
- * stopped on; the context lock is released between runs as between steps, so other node-llama-cpp
- * calls on the context wait no longer than that budget.
+ * Native runs: while every generating sequence of a context is past its prompt (and each qualifies,
+ * see `nativeEligible`), the step hands them all to Corral's native loop (native/decode-loop.cc) where
+ * that is built: one batch with every sequence's next token, decode, sample each, next batch, on one
+ * native thread with no JavaScript in between, as in llama-server; each token reaches JavaScript while
+ * the next decode runs. Driven from here, every step costs a hand-off to the JS thread and back, which
+ * on a small model is 3–15% of a token (docs/performance.md). A run stops after the step during which a
+ * new sequence arrives (its prompt then goes into the loop's batches here), a consumer leaves, a signal
+ * aborts, someone wants the context lock (`yieldContext`) or NATIVE_RUN_BUDGET_MS passes, and the loop
+ * carries on from the tokens it stopped on; the context lock is released between runs as between steps,
+ * so other node-llama-cpp calls on the context wait no longer than one step.
  *
  * Threads: a step decodes with the thread count node-llama-cpp last set on the context (the context's
  * own count, unless node-llama-cpp's thread splitter shared threads between contexts for a prompt). The
@@ -51,10 +52,11 @@ export class DecodeLoop {
   private readonly active = new Set<DecodeStream>();
   private running = false;
   /**
-   * Decode steps run and the sequence rows they decoded (rows / steps = the average batch), and the
-   * steps decoded with the batch threads.
+   * Decode steps run and the sequence rows they decoded (rows / steps = the average batch), the steps
+   * decoded with the batch threads, and the native runs with their steps and rows (included in the
+   * totals).
    */
-  readonly stats = { steps: 0, rows: 0, batchThreadSteps: 0, nativeRuns: 0, nativeTokens: 0 };
+  readonly stats = { steps: 0, rows: 0, batchThreadSteps: 0, nativeRuns: 0, nativeSteps: 0, nativeTokens: 0 };
   /** Set while a native run goes on: the loop's means to stop it early. */
   private nativeRunning = false;
 
@@ -227,8 +229,13 @@ export class DecodeLoop {
       } else ready.push(s);
     }
     if (ready.length === 0) return;
-    const alone = ready.length === 1 ? (ready[0] as DecodeStream) : undefined;
-    if (alone && this.native && alone.nativeEligible()) return this.nativeStep(alone, this.native);
+    if (this.native && ready.every((s) => s.nativeEligible())) {
+      // llama.cpp splits a batch into per-sequence KV streams; consecutive ids keep it one micro-batch.
+      return this.nativeStep(
+        ready.sort((a, b) => a.seq._sequenceId - b.seq._sequenceId),
+        this.native,
+      );
+    }
     let room = Math.max(1, this.context.batchSize);
     const entries: { s: DecodeStream; count: number }[] = [];
     for (const s of ready) {
@@ -317,51 +324,65 @@ export class DecodeLoop {
   }
 
   /**
-   * Generates `s` (alone in the context, its next token sampled and not yet decoded) on the native loop
-   * until the stream ends or the run stops early (see the class comment); its tokens are handed over
-   * as they come, exactly as a step's are.
+   * Generates `streams` (every generating sequence of the context, each with its next token sampled and
+   * not yet decoded) on the native loop until they end or the run stops early (see the class comment).
+   * Tokens are handed over as they come, exactly as a step's are; a stream that ends inside the run is
+   * let go at once (the run no longer touches its sequence), so its job does not wait for the others.
    */
   private async nativeStep(
-    s: DecodeStream,
+    streams: DecodeStream[],
     native: { addon: NativeDecodeAddon; binding: NativeBinding },
   ): Promise<void> {
     const interrupt = (): void => native.addon.interrupt(native.binding);
     let guard: { dispose(): void } | undefined;
     this.nativeRunning = true;
-    s.options.signal?.addEventListener('abort', interrupt);
+    for (const s of streams) s.options.signal?.addEventListener('abort', interrupt);
     try {
-      // Throws once the context is being disposed: the stream fails instead of touching freed memory.
+      // Throws once the context is being disposed: the streams fail instead of touching freed memory.
       guard = this.context._backendContextDisposeGuard.createPreventDisposalHandle();
-      s.configureSampler();
-      const decoded = await native.addon.run(
-        native.binding,
-        s.sampler,
-        s.seq._sequenceId,
-        s.seq._nextTokenIndex,
-        s.pending[0] as Token,
-        s.remainingTokens,
-        s.options.contextLimit,
-        s.stopTokens as Int32Array,
-        this.nativeRunBudgetMs,
-        (token) => {
-          s.accepted(1);
-          s.sampled(token as Token);
-          s.flush();
-          if (s.closed || this.active.size > 1) interrupt();
-        },
-      );
+      const rows = streams.map((s) => {
+        s.configureSampler();
+        return {
+          sampler: s.sampler,
+          sequenceId: s.seq._sequenceId,
+          position: s.seq._nextTokenIndex,
+          token: s.pending[0] as Token,
+          maxTokens: s.remainingTokens,
+          positionLimit: s.options.contextLimit,
+          stopTokens: s.stopTokens as Int32Array,
+        };
+      });
+      // Counted as tokens come (a stream may return to its caller before the run ends).
+      let step = 0;
       this.stats.nativeRuns += 1;
-      this.stats.nativeTokens += decoded;
-      this.stats.steps += decoded;
-      this.stats.rows += decoded;
+      await native.addon.run(native.binding, rows, this.nativeRunBudgetMs, (row, token, rowDone, ofStep) => {
+        this.stats.nativeTokens += 1;
+        this.stats.rows += 1;
+        if (ofStep !== step) {
+          step = ofStep;
+          this.stats.steps += 1;
+          this.stats.nativeSteps += 1;
+        }
+        const s = streams[row] as DecodeStream;
+        s.accepted(1);
+        s.sampled(token as Token);
+        s.flush();
+        // Let go of a stream only once the run has too; a stream that ended here but not there
+        // (its consumer left) stops the run.
+        if (s.closed && rowDone) {
+          this.active.delete(s);
+          s.settleDetach();
+        } else if (s.closed) interrupt();
+      });
     } catch (e) {
-      s.fail(e);
+      for (const s of streams) s.fail(e);
     } finally {
       this.nativeRunning = false;
-      s.options.signal?.removeEventListener('abort', interrupt);
+      for (const s of streams) s.options.signal?.removeEventListener('abort', interrupt);
       guard?.dispose();
     }
-    if (s.closed) {
+    for (const s of streams) {
+      if (!s.closed) continue;
       this.active.delete(s);
       s.flush();
       s.settleDetach();
@@ -392,7 +413,7 @@ export interface DecodeLoopOptions {
    */
   chainSamples?: boolean;
   /**
-   * Run a sequence that is alone in the context on Corral's native loop where it is built and binds
+   * Run the steps of streams past their prompts on Corral's native loop where it is built and binds
    * to this node-llama-cpp (`nativeUnavailable` says why not otherwise).
    */
   native?: boolean;

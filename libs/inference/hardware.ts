@@ -18,7 +18,7 @@ export type DecodeLoopChoice = 'native' | 'batched' | 'sequence';
 
 /**
  * Value of `CORRAL_DECODE_LOOP`: how the worker generates (decode-loop.ts). `native` (the default) is
- * the batched loop plus the native loop for a sequence alone in its context, where that is built.
+ * the batched loop plus the native loop for the steps of streams past their prompts, where built.
  */
 export function parseDecodeLoop(value: string | undefined): DecodeLoopChoice {
   const v = (value || 'native').trim().toLowerCase();

@@ -15,7 +15,7 @@ export interface ModelInstanceOptions {
   batchThreads?: number;
   /**
    * `native` and `batched` generate through DecodeLoop where the context supports it (`native` with
-   * its native loop for a sequence alone, where built); `sequence` uses node-llama-cpp's sequence API.
+   * its native loop for streams past their prompts, where built); `sequence` uses node-llama-cpp's sequence API.
    */
   decodeLoop?: DecodeLoopChoice;
   /** The worker's libuv threadpool has one thread: the decode loop may queue samples behind decodes. */

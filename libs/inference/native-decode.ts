@@ -3,9 +3,9 @@ import { dirname, join } from 'node:path';
 
 /**
  * Corral's native decode loop (native/decode-loop.cc, built by scripts/build-native.mjs into
- * build/native/corral-decode.node): generates one sequence on a thread of its own, decode → sample →
- * decode with no JavaScript in between, handing each token to JavaScript while the next decode runs.
- * DecodeLoop uses it while a context has exactly one generating sequence; see decode-loop.ts.
+ * build/native/corral-decode.node): generates a context's sequences on a thread of its own, decode →
+ * sample → decode with no JavaScript in between, handing each token to JavaScript while the next decode
+ * runs. DecodeLoop uses it while every sequence of the context is past its prompt; see decode-loop.ts.
  */
 export interface NativeDecodeAddon {
   /** A bound context, or why this node-llama-cpp build cannot be bound (a string). */
@@ -17,26 +17,35 @@ export interface NativeDecodeAddon {
     sequences: number,
   ): NativeBinding | string;
   /**
-   * Decodes `token` at `position` into the sequence and generates on from it until a token ends the
-   * stream (end of generation, one of `stopTokens`, the `maxTokens`-th, or one more would pass
-   * `positionLimit`), `budgetMs` have passed, or `interrupt` is called. Every sampled token goes to
-   * `onToken`; the last one is not decoded (it ends the stream or waits for the next step). Resolves
-   * with the number of tokens decoded.
+   * Generates every row on from its `token` (sampled, not yet decoded, to go at `position`): one batch
+   * with each row's pending token per step, as llama-server's loop does. A row leaves once a token ends
+   * its stream (end of generation, one of its `stopTokens`, its `maxTokens`-th, or one more would pass
+   * its `positionLimit`); that token is handed over, never decoded. The run ends when no row is left, or
+   * after the step during which `interrupt` was called or `budgetMs` ran out. Every sampled token goes
+   * to `onToken` with its row's index, whether the row has left the run (from then on the run does
+   * not touch its sequence or sampler) and the run's decode call it came from (1, 2, ...; every token
+   * stands for one row decoded). Resolves with [decode calls, rows decoded].
    */
   run(
     binding: NativeBinding,
-    addonSampler: object,
-    sequenceId: number,
-    position: number,
-    token: number,
-    maxTokens: number,
-    positionLimit: number,
-    stopTokens: Int32Array,
+    rows: readonly NativeRow[],
     budgetMs: number,
-    onToken: (token: number) => void,
-  ): Promise<number>;
-  /** The running loop stops after the token it is on. */
+    onToken: (row: number, token: number, rowDone: boolean, step: number) => void,
+  ): Promise<[number, number]>;
+  /** The running loop stops after the step it is on. */
   interrupt(binding: NativeBinding): void;
+}
+
+/** One sequence of a native run. */
+export interface NativeRow {
+  /** node-llama-cpp's AddonSampler for the sequence, configured. */
+  sampler: object;
+  sequenceId: number;
+  position: number;
+  token: number;
+  maxTokens: number;
+  positionLimit: number;
+  stopTokens: Int32Array;
 }
 
 /** An opaque handle: one node-llama-cpp context bound to the native loop. */
