@@ -60,7 +60,8 @@ export async function promptScenario(ctx: BenchContext): Promise<ScenarioResult>
         contenders[`llama-bench -p ${PROMPT_TOKENS} -t ${ctx.threads}`] = async () =>
           asSample(await llamaBench(benchBin, model.path, PROMPT_TOKENS, ctx.threads));
     }
-    const res = await interleave(ctx.reps(3), contenders);
+    // 5 rounds: with 3, single llama-bench runs on this shared box moved the median by ±10%.
+    const res = await interleave(ctx.reps(5), contenders);
     const base = summarize((res[benchKey] ?? []).map((r) => r.server));
     const row = (contender: string, samples: number[]): Row => {
       const s = summarize(samples);
