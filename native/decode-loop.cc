@@ -271,15 +271,33 @@ void send(Run* run, Message* message) {
 // row is left, or after a step once JavaScript asked it to stop (a new sequence arrived, a consumer
 // left, the context lock is wanted) or the time budget is spent; rows still going then wait with their
 // last token sampled, not decoded, for JavaScript's next step.
+void steps_until_done(Run* run, llama_batch& batch, int32_t& steps, int32_t& decoded, std::string& error);
+
 void generate(Run* run) {
-  Binding& b = *run->binding;
-  const Api& api = b.api;
   const int32_t capacity = static_cast<int32_t>(run->rows.size());
-  llama_batch batch = api.batch_init(capacity, 0, 1);
-  std::vector<Row*> live;
-  for (Row& row : run->rows) live.push_back(&row);
+  llama_batch batch = run->binding->api.batch_init(capacity, 0, 1);
   int32_t steps = 0, decoded = 0;
   std::string error;
+  // llama.cpp and the samplers report some failures by throwing (a grammar that cannot accept a token);
+  // the stream fails with the message, as node-llama-cpp's own sampleToken does, and the worker lives.
+  try {
+    steps_until_done(run, batch, steps, decoded, error);
+  } catch (const std::exception& e) {
+    error = std::string("llama.cpp failed: ") + e.what();
+  } catch (...) {
+    error = "llama.cpp failed with an unknown error";
+  }
+  run->binding->api.batch_free(batch);
+  if (error.empty()) send(run, new Message{Message::Done, steps, decoded, false, 0, {}});
+  else send(run, new Message{Message::Failed, steps, decoded, false, 0, error});
+  napi_release_threadsafe_function(run->tsfn, napi_tsfn_release);
+}
+
+void steps_until_done(Run* run, llama_batch& batch, int32_t& steps, int32_t& decoded, std::string& error) {
+  Binding& b = *run->binding;
+  const Api& api = b.api;
+  std::vector<Row*> live;
+  for (Row& row : run->rows) live.push_back(&row);
   while (!live.empty()) {
     batch.n_tokens = static_cast<int32_t>(live.size());
     for (int32_t i = 0; i < batch.n_tokens; i++) {
@@ -328,10 +346,6 @@ void generate(Run* run) {
     live.erase(std::remove_if(live.begin(), live.end(), [](Row* row) { return row->done; }), live.end());
     if (b.interrupt.load(std::memory_order_acquire) || std::chrono::steady_clock::now() >= run->deadline) break;
   }
-  api.batch_free(batch);
-  if (error.empty()) send(run, new Message{Message::Done, steps, decoded, false, 0, {}});
-  else send(run, new Message{Message::Failed, steps, decoded, false, 0, error});
-  napi_release_threadsafe_function(run->tsfn, napi_tsfn_release);
 }
 
 bool get_int(napi_env env, napi_value object, const char* name, int32_t& out) {

@@ -375,7 +375,7 @@ export class DecodeLoop {
         } else if (s.closed) interrupt();
       });
     } catch (e) {
-      for (const s of streams) s.fail(e);
+      for (const s of streams) if (!s.closed) s.fail(e);
     } finally {
       this.nativeRunning = false;
       for (const s of streams) s.options.signal?.removeEventListener('abort', interrupt);
