@@ -73,14 +73,15 @@ export class DecodeLoop {
   ) {}
 
   /**
-   * Someone is about to take the context lock (node-llama-cpp's erase, clearHistory): a native run
-   * stops after the token it is on, so the wait is one token rather than NATIVE_RUN_BUDGET_MS.
+   * Someone is about to take the context lock (node-llama-cpp's erase, clearHistory, a dispose) or a
+   * new stream arrived: a native run stops after the step it is on, so the wait is one step rather
+   * than NATIVE_RUN_BUDGET_MS.
    */
   yieldContext(): void {
     if (this.nativeRunning && this.native) this.native.addon.interrupt(this.native.binding);
   }
 
-  /** Whether single sequences run on the native loop. */
+  /** Whether streams past their prompts run on the native loop. */
   get usesNative(): boolean {
     return this.native !== null;
   }
@@ -382,7 +383,8 @@ export class DecodeLoop {
       guard?.dispose();
     }
     for (const s of streams) {
-      if (!s.closed) continue;
+      // Streams let go during the run are already out of `active`.
+      if (!s.closed || !this.active.has(s)) continue;
       this.active.delete(s);
       s.flush();
       s.settleDetach();
@@ -391,8 +393,8 @@ export class DecodeLoop {
 }
 
 /**
- * Longest a native run holds the context (it stops after the token that passes this): other
- * node-llama-cpp calls on the context, and a second sequence's prompt, wait at most this long.
+ * Longest a native run holds the context (it stops after the step that passes this): the backstop for
+ * node-llama-cpp calls on the context that do not ask the run to stop (`yieldContext`).
  */
 export const NATIVE_RUN_BUDGET_MS = 100;
 
