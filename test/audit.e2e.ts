@@ -90,7 +90,10 @@ describe.each(targets)('audit log over HTTP on %s', (_name, envFor) => {
     for (;;) {
       const page = await call(`/admin/v1/audit?limit=1000${action ? `&action=${action}` : ''}`);
       expect(page.status).toBe(200);
-      const hit = (page.json.data as Event[]).find((e) => e.request_id === requestId);
+      // The request's own event, not its start record (request.started, written at admission).
+      const hit = (page.json.data as Event[]).find(
+        (e) => e.request_id === requestId && (e.action !== 'request.started' || action === e.action),
+      );
       if (hit) return hit;
       if (Date.now() > until) throw new Error(`no audit event for request ${requestId}`);
       await sleep(100);

@@ -19,6 +19,16 @@ export function auditScopeFor(p: Principal): AuditScope {
   throw new CorralError('forbidden', 'the audit log is for admins, auditors and team owners');
 }
 
+/**
+ * A team filter the caller may use: 404 for a team it is not in (as for every other team
+ * resource, so team ids cannot be probed), 403 for a team it is in without the owner role.
+ */
+export function requireTeamInScope(p: Principal, scope: AuditScope, team: string): void {
+  if ('all' in scope || scope.teams.includes(team)) return;
+  if (p.teamRoles[team] === undefined) throw new CorralError('not_found', 'team not found');
+  throw new CorralError('forbidden', "a team's audit log is for its owners");
+}
+
 export function requireAuditor(p: Principal): void {
   if (!isAuditor(p)) throw new CorralError('forbidden', 'this needs the admin or auditor role');
 }

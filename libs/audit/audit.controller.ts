@@ -2,9 +2,9 @@ import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AdminAction, CurrentPrincipal, Scopes, recordChange, type Principal } from '@corral/auth';
+import { AdminAction, AdminDoc, CurrentPrincipal, Scopes, recordChange, type Principal } from '@corral/auth';
 import { CorralError } from '@corral/common';
-import { auditScopeFor, requireAuditor } from './access';
+import { auditScopeFor, requireAuditor, requireTeamInScope } from './access';
 import { auditFacts } from './interceptor';
 import type { AuditLog } from './audit-log';
 import { DbContentPolicies, readContent } from './content';
@@ -50,6 +50,11 @@ export class AuditController {
   }
 
   @Get()
+  @AdminDoc({
+    summary: 'Search audit events, newest first (admins, auditors; team owners: their teams)',
+    query: AuditQuerySchema.extend({ format: FormatSchema }),
+    produces: ['application/x-ndjson', 'text/csv'],
+  })
   async search(
     @CurrentPrincipal() p: Principal,
     @Query() query: Record<string, unknown>,
@@ -59,6 +64,8 @@ export class AuditController {
     const { format, ...rest } = query;
     const fmt = parse(FormatSchema, format, 'query');
     const q = parse(AuditQuerySchema, rest, 'query');
+    // Another team's events answer 404, like its other resources, not an empty page.
+    if (q.team !== undefined) requireTeamInScope(p, scope, q.team);
     if (fmt === 'json') {
       try {
         await reply.send(await searchAuditEvents(this.ds, q, scope));
@@ -93,6 +100,7 @@ export class AuditController {
   /** Walks the chain and checkpoints; the report names the first event changed, removed or reordered. */
   @Post('verify')
   @HttpCode(200)
+  @AdminDoc({ summary: 'Verify the hash chain and signed checkpoints (admins, auditors)' })
   async verify(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
     requireAuditor(p);
     recordChange(req, { action: 'audit.verify', resource: 'audit:chain' });
@@ -109,6 +117,7 @@ export class AuditController {
    */
   @Post('rotate-key')
   @HttpCode(200)
+  @AdminDoc({ summary: 'Rotate the checkpoint signing key (admins)' })
   @AdminAction('audit.key_rotate')
   async rotateKey(@CurrentPrincipal() p: Principal, @Req() req: FastifyRequest) {
     recordChange(req, { resource: 'audit:signing-key' });
@@ -124,6 +133,7 @@ export class AuditController {
   }
 
   @Put('policies/:team')
+  @AdminDoc({ summary: "Set a team's content-capture policy (admins)", body: PolicyBody })
   @AdminAction('audit_policy.update')
   async setPolicy(
     @CurrentPrincipal() p: Principal,
@@ -146,14 +156,17 @@ export class AuditController {
   }
 
   @Get('content/:event')
+  @AdminDoc({
+    summary: "An event's captured prompt and response",
+    query: z.object({ team: z.string().min(1).max(200) }),
+  })
   async content(
     @CurrentPrincipal() p: Principal,
     @Param('event') event: string,
     @Query('team') team: unknown,
   ) {
     const t = parse(z.string().min(1).max(200), team, 'query team');
-    const scope = auditScopeFor(p);
-    if (!('all' in scope) && !scope.teams.includes(t)) throw new CorralError('forbidden', 'not your team');
+    requireTeamInScope(p, auditScopeFor(p), t);
     const c = parse(z.uuid(), event, 'event id') && (await readContent(this.ds, t, event));
     if (!c) throw new CorralError('not_found', 'no captured content for that event');
     return {

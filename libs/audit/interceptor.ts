@@ -65,6 +65,7 @@ export interface AuditFacts {
 
 const FACTS = Symbol('corral.audit.facts');
 const TRACKED = Symbol('corral.audit.tracked');
+const STARTED = Symbol('corral.audit.started');
 const EVENT_ID = Symbol('corral.audit.eventId');
 
 /** The id the request's event will carry (assigned when tracking starts). */
@@ -79,6 +80,49 @@ export interface InflightRequest {
 }
 
 const reflector = new Reflector();
+
+/** The action of the record written when a request is admitted (see `buildStartedEvent`). */
+export const REQUEST_STARTED = 'request.started';
+
+/** Methods that neither change state nor run inference: they get no start record. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Whether a request gets a start record when it is admitted: every POST, PUT, PATCH and DELETE
+ * (inference, admin changes, model imports and transfers; read-only POSTs such as /api/show too,
+ * which keeps the rule one line).
+ */
+export const needsStartRecord = (req: FastifyRequest): boolean => !SAFE_METHODS.has(req.method);
+
+/**
+ * The record of a request's admission (the guard has let it through, the handler has not run).
+ * It has its own event id; the request's completion event has the same `request_id`, so a request
+ * cut short by a crash (SIGKILL, power loss) shows as a start without a completion. `details.event_id`
+ * names the completion event the request would have written.
+ */
+export function buildStartedEvent(
+  req: FastifyRequest,
+  principal: AuditPrincipal | undefined,
+  action: string | undefined,
+): AuditEventInput {
+  const body = req.body as { model?: unknown } | undefined;
+  const model = body && typeof body.model === 'string' ? body.model : undefined;
+  const ua = req.headers['user-agent'];
+  return {
+    requestId: String(req.id),
+    actor: principal ? { type: principal.kind, id: principal.id } : { type: 'anonymous', id: null },
+    teamId: principal?.teamId ?? null,
+    action: REQUEST_STARTED,
+    resource: req.url.split('?')[0]?.slice(0, 500),
+    route: `${req.method} ${req.routeOptions?.url ?? req.url.split('?')[0]}`.slice(0, 500),
+    model: model?.slice(0, 300),
+    // Not an HTTP status: the request has no outcome yet.
+    outcome: { status: 0, errorCode: null },
+    clientAddress: req.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 1000) : undefined,
+    detail: { event_id: auditEventId(req) ?? null, ...(action ? { action } : {}) },
+  };
+}
 
 /** The mutable facts bag of one request (created on first use). */
 export function auditFacts(req: FastifyRequest): AuditFacts {
@@ -174,6 +218,7 @@ export class AuditInterceptor implements NestInterceptor {
     this.track(req, http.getResponse<FastifyReply>());
     const action = reflector.get<string | undefined>(ADMIN_ACTION, ctx.getHandler());
     if (action) auditFacts(req).action ??= action;
+    this.recordStart(req, action);
     return next.handle().pipe(
       catchError((e: unknown) => {
         const facts = auditFacts(req);
@@ -184,6 +229,24 @@ export class AuditInterceptor implements NestInterceptor {
         throw e;
       }),
     );
+  }
+
+  /**
+   * Enqueues the start record of an admitted state-changing or inference request (once). Nest
+   * interceptors run after the guard, so only admitted requests get one, with their principal.
+   * Like every record it is an in-memory enqueue; the service's group commit makes it durable
+   * (spool write + fsync, or XADD) on the next turn of the event loop, while the handler works.
+   */
+  private recordStart(req: FastifyRequest, action: string | undefined): void {
+    if (!this.enabled || !needsStartRecord(req)) return;
+    const r = req as unknown as Record<symbol, boolean | undefined>;
+    if (r[STARTED] || !r[TRACKED]) return;
+    r[STARTED] = true;
+    try {
+      this.audit.record(buildStartedEvent(req, this.resolve(req), action));
+    } catch (e) {
+      req.log.error({ err: e }, 'audit start record rejected');
+    }
   }
 
   /** Records the request's event when its response closes (once per request). */

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { CorralError, Public } from '@corral/common';
 import { parseInput } from './admin/validate';
 import { recordChange } from './admin/audit-trail';
-import { buildOpenApi } from './admin/openapi';
+import { AdminApiDocument } from './admin/openapi';
 import { readCookie } from './auth.guard';
 import { CurrentPrincipal, type Principal } from './principal';
 import { FailureLimiter } from './rate-limit';
@@ -41,6 +41,7 @@ export class AuthController {
   constructor(
     private readonly sessions: SessionService,
     private readonly limiter: FailureLimiter,
+    private readonly apiDoc: AdminApiDocument,
   ) {}
 
   @Public()
@@ -119,6 +120,6 @@ export class AuthController {
   @Public()
   @Get('admin/v1/openapi.json')
   openapi() {
-    return buildOpenApi('1.0.0');
+    return this.apiDoc.get('1.0.0');
   }
 }

@@ -1,10 +1,12 @@
 import { Inject, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import type { CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
-import { CONFIG, DATABASE } from '@corral/serving';
+import type { ModelRegistry } from '@corral/registry';
+import { CONFIG, DATABASE, REGISTRY } from '@corral/serving';
 import { KeysController } from './admin/keys.controller';
+import { AdminApiDocument } from './admin/openapi';
 import { TeamsController } from './admin/teams.controller';
 import { UsersController } from './admin/users.controller';
 import { OidcController } from './oidc/oidc.controller';
@@ -15,6 +17,8 @@ import { KeyCache } from './key-cache';
 import { KeyService } from './key.service';
 import { LastUsedWriter } from './last-used';
 import { installModelListFilter } from './model-list.filter';
+import { ModelOwnership } from './model-ownership';
+import { ModelOwnershipGuard } from './model-ownership.guard';
 import { FailureLimiter } from './rate-limit';
 import { AuthRepositories } from './repositories';
 import { SessionService } from './session.service';
@@ -24,6 +28,8 @@ import { SessionService } from './session.service';
  * teams, members and keys. Needs CONFIG and DATABASE from the gateway's core module.
  */
 @Module({
+  // DiscoveryModule: the admin API document is built from every registered route.
+  imports: [DiscoveryModule],
   controllers: [AuthController, UsersController, TeamsController, KeysController, OidcController],
   providers: [
     {
@@ -59,7 +65,16 @@ import { SessionService } from './session.service';
       inject: [AuthRepositories],
     },
     { provide: FailureLimiter, useValue: new FailureLimiter() },
+    AdminApiDocument,
+    {
+      provide: ModelOwnership,
+      useFactory: (repos: AuthRepositories, registry: ModelRegistry) =>
+        new ModelOwnership(repos.modelOwners, repos.teams, registry),
+      inject: [AuthRepositories, REGISTRY],
+    },
     { provide: APP_GUARD, useClass: AuthGuard },
+    // After AuthGuard: global guards run in this order, and it needs the caller AuthGuard found.
+    { provide: APP_GUARD, useClass: ModelOwnershipGuard },
   ],
   exports: [KeyService, AuthRepositories],
 })

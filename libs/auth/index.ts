@@ -11,8 +11,17 @@ export * from './session.service';
 export * from './rate-limit';
 export * from './last-used';
 export * from './model-access';
+export * from './model-ownership';
 export { AuthGuard, UNAUTHORIZED_MESSAGE } from './auth.guard';
-export { buildOpenApi } from './admin/openapi';
+export {
+  AdminDoc,
+  AdminApiDocument,
+  buildOpenApi,
+  collectRoutes,
+  openApiPath,
+  type AdminDocOptions,
+  type RouteInfo,
+} from './admin/openapi';
 export * from './admin/audit-trail';
 export { AuthModule } from './auth.module';
 export { bootstrapAuth, type BootstrapResult } from './bootstrap';

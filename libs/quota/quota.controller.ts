@@ -9,6 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
 import {
   AdminAction,
+  AdminDoc,
   CurrentPrincipal,
   Scopes,
   isGlobalAdmin,
@@ -47,6 +48,7 @@ export class QuotaController {
   ) {}
 
   @Get('teams/:id/quota')
+  @AdminDoc({ summary: "A team's quota policy and current usage (members)" })
   async getTeam(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     if (!isGlobalAdmin(p) && p.teamRoles[id] === undefined) throw notFound('team');
     const policy = (await this.repo.getTeam(id)) ?? {};
@@ -54,6 +56,7 @@ export class QuotaController {
   }
 
   @Put('teams/:id/quota')
+  @AdminDoc({ summary: "Replace a team's quota policy (admins)", body: TeamPolicySchema })
   @AdminAction('quota.update')
   async putTeam(
     @CurrentPrincipal() p: Principal,
@@ -79,6 +82,7 @@ export class QuotaController {
   }
 
   @Delete('teams/:id/quota')
+  @AdminDoc({ summary: "Remove a team's quota policy (admins)", status: 204 })
   @HttpCode(204)
   @AdminAction('quota.delete')
   async deleteTeam(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
@@ -91,6 +95,7 @@ export class QuotaController {
   }
 
   @Get('keys/:id/quota')
+  @AdminDoc({ summary: "A key's quota policy and current usage (its team's members)" })
   async getKey(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     const teamId = await this.keyAccess(p, id, 'read');
     const policy = (await this.repo.getKey(id)) ?? {};
@@ -104,6 +109,7 @@ export class QuotaController {
   }
 
   @Put('keys/:id/quota')
+  @AdminDoc({ summary: "Replace a key's quota policy (the team's owner)", body: KeyPolicySchema })
   @AdminAction('quota.update')
   async putKey(
     @CurrentPrincipal() p: Principal,
@@ -125,6 +131,7 @@ export class QuotaController {
   }
 
   @Delete('keys/:id/quota')
+  @AdminDoc({ summary: "Remove a key's quota policy (the team's owner)", status: 204 })
   @HttpCode(204)
   @AdminAction('quota.delete')
   async deleteKey(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {

@@ -9,7 +9,8 @@ import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { ownedTeams, teamFor } from './access';
 import { AdminAction, recordChange } from './audit-trail';
-import { CreateKeyBody, ListKeysQuery, RotateKeyBody, keyOut } from './dto';
+import { AdminDoc } from './openapi';
+import { CreateKeyBody, IssuedKeyOut, KeyOut, ListKeysQuery, RotateKeyBody, keyOut, pageOf } from './dto';
 import { parseInput } from './validate';
 
 const keyNotFound = () => new CorralError('not_found', 'API key not found');
@@ -24,6 +25,12 @@ export class KeysController {
   ) {}
 
   @Post()
+  @AdminDoc({
+    summary: 'Create an API key; the secret is in this response only',
+    body: CreateKeyBody,
+    response: IssuedKeyOut,
+    status: 201,
+  })
   @HttpCode(201)
   @AdminAction('key.create')
   async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
@@ -69,6 +76,7 @@ export class KeysController {
   }
 
   @Get()
+  @AdminDoc({ summary: 'List API keys', query: ListKeysQuery, response: pageOf(KeyOut) })
   async list(@CurrentPrincipal() p: Principal, @Query() query: unknown) {
     const q = parseInput(ListKeysQuery, query, 'query');
     const filter = {
@@ -90,11 +98,17 @@ export class KeysController {
   }
 
   @Get(':id')
+  @AdminDoc({ summary: 'Get an API key', response: KeyOut })
   async get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return keyOut(await this.locate(p, id));
   }
 
   @Post(':id/rotate')
+  @AdminDoc({
+    summary: 'New secret; the old one stays valid for grace_seconds',
+    body: RotateKeyBody,
+    response: IssuedKeyOut,
+  })
   @HttpCode(200)
   @AdminAction('key.rotate')
   async rotate(
@@ -119,6 +133,7 @@ export class KeysController {
   }
 
   @Post(':id/revoke')
+  @AdminDoc({ summary: 'Revoke an API key', response: KeyOut })
   @HttpCode(200)
   @AdminAction('key.revoke')
   revoke(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {
@@ -126,6 +141,7 @@ export class KeysController {
   }
 
   @Delete(':id')
+  @AdminDoc({ summary: 'Revoke an API key', response: KeyOut })
   @HttpCode(200)
   @AdminAction('key.revoke')
   remove(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Req() req: FastifyRequest) {

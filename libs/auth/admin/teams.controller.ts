@@ -8,14 +8,18 @@ import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin, teamFor } from './access';
 import { AdminAction, recordChange } from './audit-trail';
+import { AdminDoc } from './openapi';
 import {
   AddMemberBody,
   CreateTeamBody,
   ListMembersQuery,
   ListTeamsQuery,
+  MemberOut,
+  TeamOut,
   UpdateMemberBody,
   UpdateTeamBody,
   memberOut,
+  pageOf,
   teamOut,
 } from './dto';
 import { parseInput } from './validate';
@@ -30,6 +34,7 @@ export class TeamsController {
 
   /** Admins see every team; others the teams they belong to. */
   @Get()
+  @AdminDoc({ summary: 'List teams (admin: all; others: their own)', query: ListTeamsQuery, response: pageOf(TeamOut) })
   async list(@CurrentPrincipal() p: Principal, @Query() query: unknown) {
     const q = parseInput(ListTeamsQuery, query, 'query');
     const own = p.globalRole === 'admin' ? undefined : Object.keys(p.teamRoles);
@@ -38,6 +43,7 @@ export class TeamsController {
   }
 
   @Post()
+  @AdminDoc({ summary: 'Create a team (admin)', body: CreateTeamBody, response: TeamOut, status: 201 })
   @HttpCode(201)
   @AdminAction('team.create')
   async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
@@ -57,11 +63,13 @@ export class TeamsController {
   }
 
   @Get(':id')
+  @AdminDoc({ summary: 'Get a team', response: TeamOut })
   async get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     return teamOut(await teamFor(this.repos, p, id, 'read'));
   }
 
   @Patch(':id')
+  @AdminDoc({ summary: 'Rename a team (owner)', body: UpdateTeamBody, response: TeamOut })
   @AdminAction('team.update')
   async rename(
     @CurrentPrincipal() p: Principal,
@@ -79,6 +87,7 @@ export class TeamsController {
   }
 
   @Delete(':id')
+  @AdminDoc({ summary: 'Delete a team and its keys (admin)', status: 204 })
   @HttpCode(204)
   @AdminAction('team.delete')
   async remove(
@@ -97,6 +106,7 @@ export class TeamsController {
   }
 
   @Get(':id/members')
+  @AdminDoc({ summary: 'List members', query: ListMembersQuery, response: pageOf(MemberOut) })
   async members(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query() query: unknown) {
     await teamFor(this.repos, p, id, 'read');
     const page = await this.repos.teams.listMembers(id, parseInput(ListMembersQuery, query, 'query'));
@@ -104,6 +114,7 @@ export class TeamsController {
   }
 
   @Post(':id/members')
+  @AdminDoc({ summary: 'Add a member (owner)', body: AddMemberBody, response: MemberOut, status: 201 })
   @HttpCode(201)
   @AdminAction('membership.create')
   async addMember(
@@ -131,6 +142,7 @@ export class TeamsController {
   }
 
   @Patch(':id/members/:userId')
+  @AdminDoc({ summary: "Change a member's role (owner)", body: UpdateMemberBody, response: MemberOut })
   @AdminAction('membership.update')
   async updateMember(
     @CurrentPrincipal() p: Principal,
@@ -153,6 +165,7 @@ export class TeamsController {
   }
 
   @Delete(':id/members/:userId')
+  @AdminDoc({ summary: 'Remove a member (owner)', status: 204 })
   @HttpCode(204)
   @AdminAction('membership.delete')
   async removeMember(

@@ -9,7 +9,8 @@ import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin } from './access';
 import { AdminAction, recordChange } from './audit-trail';
-import { CreateUserBody, ListUsersQuery, UpdateUserBody, userOut } from './dto';
+import { AdminDoc } from './openapi';
+import { CreateUserBody, ListUsersQuery, UpdateUserBody, UserOut, pageOf, userOut } from './dto';
 import { parseInput } from './validate';
 
 /** Users are global: only admins list, create or change them. */
@@ -22,6 +23,7 @@ export class UsersController {
   ) {}
 
   @Get()
+  @AdminDoc({ summary: 'List users (admin)', query: ListUsersQuery, response: pageOf(UserOut) })
   async list(@CurrentPrincipal() p: Principal, @Query() query: unknown) {
     requireGlobalAdmin(p);
     const q = parseInput(ListUsersQuery, query, 'query');
@@ -30,6 +32,7 @@ export class UsersController {
   }
 
   @Post()
+  @AdminDoc({ summary: 'Create a user (admin)', body: CreateUserBody, response: UserOut, status: 201 })
   @HttpCode(201)
   @AdminAction('user.create')
   async create(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Req() req: FastifyRequest) {
@@ -52,6 +55,7 @@ export class UsersController {
   }
 
   @Get(':id')
+  @AdminDoc({ summary: 'Get a user (admin)', response: UserOut })
   async get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     requireGlobalAdmin(p);
     const user = await this.repos.users.findById(id);
@@ -60,6 +64,7 @@ export class UsersController {
   }
 
   @Patch(':id')
+  @AdminDoc({ summary: 'Update a user (admin)', body: UpdateUserBody, response: UserOut })
   @AdminAction('user.update')
   async update(
     @CurrentPrincipal() p: Principal,

@@ -6,7 +6,7 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CorralError } from '@corral/common';
-import { CurrentPrincipal, Scopes, isGlobalAdmin, type Principal } from '@corral/auth';
+import { AdminDoc, CurrentPrincipal, Scopes, isGlobalAdmin, type Principal } from '@corral/auth';
 import { parsePolicy } from '../policy';
 import { UsageRepository, usageCsv } from './usage.repository';
 import { UsageQuerySchema } from './usage.types';
@@ -17,6 +17,11 @@ export class UsageController {
   constructor(private readonly usage: UsageRepository) {}
 
   @Get()
+  @AdminDoc({
+    summary: 'Token and request usage, grouped (admins, auditors; team owners: their teams)',
+    query: UsageQuerySchema,
+    produces: ['text/csv'],
+  })
   async get(
     @CurrentPrincipal() p: Principal,
     @Query() query: unknown,
