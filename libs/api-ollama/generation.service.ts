@@ -5,7 +5,13 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CorralError, describeError } from '@corral/common';
-import type { DoneResult, GenerationEvent, Prompt, ToolDef } from '@corral/dispatch';
+import {
+  promptSizeProblem,
+  type DoneResult,
+  type GenerationEvent,
+  type Prompt,
+  type ToolDef,
+} from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt, parseToolCalls } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
 import {
@@ -35,6 +41,12 @@ function timings(done: DoneResult, start: bigint) {
     eval_count: done.completionTokens,
     eval_duration: done.evalDurationNs,
   };
+}
+
+/** A prompt far longer than the context is refused before it is tokenized. */
+function checkPromptSize(chars: number, run: PreparedRun, field: string): void {
+  const problem = promptSizeProblem(chars, run.target.spec.numCtx);
+  if (problem) throw new CorralError('bad_request', problem, field);
 }
 
 @Injectable()
@@ -100,6 +112,11 @@ export class GenerationService {
       throw new CorralError('bad_request', `"${run.model.name}" does not support images`, 'images');
     if (!body.prompt && !body.suffix) return this.loadOnly('generate', run, reply, start);
     this.requireCompletion(run, 'generate');
+    checkPromptSize(
+      [body.prompt, body.system, body.suffix, body.template].reduce((n, s) => n + (s?.length ?? 0), 0),
+      run,
+      'prompt',
+    );
     const prompt = buildGeneratePrompt(run.model, {
       prompt: body.prompt ?? '',
       system: body.system,
@@ -116,6 +133,11 @@ export class GenerationService {
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     if (body.messages.length === 0) return this.loadOnly('chat', run, reply, start);
     this.requireCompletion(run, 'chat');
+    checkPromptSize(
+      body.messages.reduce((n, m) => n + m.content.length + (m.thinking?.length ?? 0), 0),
+      run,
+      'messages',
+    );
     const tools = toToolDefs(body.tools);
     const prompt = buildChatPrompt(run.model, {
       messages: toChatMessages(body.messages),

@@ -81,9 +81,10 @@ export function issueMessage(issue: Issue): string {
       return `${name} must be a valid ${issue.format}`;
     case 'not_multiple_of':
       return `${name} must be a multiple of ${String(issue.divisor)}`;
+    case 'custom':
+      return `${name} ${issue.message}`;
     case 'invalid_key':
     case 'invalid_element':
-    case 'custom':
       return `${name}: ${issue.message}`;
   }
 }

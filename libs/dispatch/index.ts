@@ -3,6 +3,8 @@ export * from './chunk-batch';
 export * from './options';
 export * from './async-queue';
 export * from './worker-link';
+export * from './stall-watch';
 export * from './worker-pool';
 export * from './scheduler';
 export * from './fair-queue';
+export * from './limits';

@@ -1,3 +1,4 @@
+import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/dispatch';
 import { WorkerJobError } from './errors';
 import type { ModelInstance } from './model-instance';
 import type { EmbedJob, FromWorker } from './protocol';
@@ -13,6 +14,11 @@ export async function runEmbedding(
   signal: AbortSignal,
 ): Promise<Extract<FromWorker, { type: 'embeddings' }>> {
   const started = process.hrtime.bigint();
+  // The gateway refuses these first; the worker holds to the same bounds whoever sent the job.
+  if (job.inputs.length > MAX_EMBED_INPUTS)
+    throw new WorkerJobError('bad_request', `at most ${MAX_EMBED_INPUTS} inputs may be embedded at once`);
+  if (job.inputs.reduce((n, s) => n + s.length, 0) > MAX_EMBED_CHARS)
+    throw new WorkerJobError('bad_request', `the inputs are more than ${MAX_EMBED_CHARS} characters in all`);
   const { context, contextSize } = await instance.getEmbeddingContext();
   const { model } = instance;
   const vectors: number[][] = [];

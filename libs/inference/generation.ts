@@ -1,4 +1,5 @@
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
+import { MAX_STOP_LENGTH, MAX_STOP_STRINGS } from '@corral/dispatch';
 import { fitPromptToContext } from './context-fit';
 import { WorkerJobError } from './errors';
 import type { GrammarCache } from './grammar';
@@ -82,7 +83,9 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
     }
 
     const decoder = new TokenTextDecoder(model, prompt);
-    const stops = new StopStringFilter([...job.sampling.stop, ...rendered.stopStrings]);
+    // The gateway bounds stop strings; a job from elsewhere is cut to the same bounds here.
+    const requested = job.sampling.stop.slice(0, MAX_STOP_STRINGS).map((s) => s.slice(0, MAX_STOP_LENGTH));
+    const stops = new StopStringFilter([...requested, ...rendered.stopStrings]);
     let unsentTokens = 0;
     let stoppedByString = false;
     const send = (text: string): void => {

@@ -1,4 +1,4 @@
-import { GRAMMAR_SCHEMA_KEYWORDS } from '@corral/dispatch';
+import { GRAMMAR_SCHEMA_KEYWORDS, jsonShapeProblem } from '@corral/dispatch';
 import { WorkerJobError } from './errors';
 
 /** Keywords that only annotate a schema; they never change what output is valid. */
@@ -26,6 +26,9 @@ const FORMATS = new Set(['date-time', 'time', 'date']);
  * paths that use them. `anyOf` becomes `oneOf`: for generating one value they accept the same outputs.
  */
 export function normalizeJsonSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  // walk() recurses: measure first, without recursion, so a deep schema cannot overflow the stack.
+  const shape = jsonShapeProblem(schema);
+  if (shape) throw new WorkerJobError('bad_request', `the JSON schema for structured output ${shape}`);
   const problems: string[] = [];
   const out = walk(schema, '#', problems);
   if (problems.length > 0) {

@@ -1,4 +1,6 @@
 import type { ChatWrapper, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
+import { availableParallelism } from 'node:os';
+import { MAX_NUM_CTX } from '@corral/dispatch';
 import { DecodeLoop } from './decode-loop';
 import type { DecodeLoopChoice } from './hardware';
 import { WorkerJobError, toJobError } from './errors';
@@ -58,6 +60,12 @@ export class ModelInstance {
   static async load(opts: ModelInstanceOptions): Promise<ModelInstance> {
     const { llama, spec, log } = opts;
     const started = process.hrtime.bigint();
+    // The gateway bounds these (libs/dispatch/limits.ts); a job from elsewhere is held to them here.
+    if (spec.numCtx > MAX_NUM_CTX)
+      throw new WorkerJobError('bad_request', `numCtx ${spec.numCtx} is more than ${MAX_NUM_CTX}`);
+    // More threads than cores only adds contention (and 1e6 threads would exhaust the process).
+    const maxThreads = Math.max(opts.threads, availableParallelism());
+    const requestedThreads = spec.numThread > 0 ? Math.min(spec.numThread, maxThreads) : 0;
     let model: LlamaModel;
     try {
       model = await llama.loadModel({
@@ -75,13 +83,13 @@ export class ModelInstance {
       );
     }
     try {
-      const threads = spec.numThread > 0 ? spec.numThread : opts.threads;
+      const threads = requestedThreads > 0 ? requestedThreads : opts.threads;
       if (threads > llama.maxThreads && llama.maxThreads !== 0) llama.maxThreads = threads;
       const context = await model.createContext({
         sequences: spec.numParallel,
         // Per sequence: node-llama-cpp allocates contextSize × sequences KV cells.
         contextSize: spec.numCtx,
-        batchSize: spec.numBatch,
+        batchSize: spec.numBatch === undefined ? undefined : Math.min(spec.numBatch, spec.numCtx),
         threads,
         createSignal: opts.signal,
         lora:
@@ -99,7 +107,7 @@ export class ModelInstance {
               chainSamples: opts.chainSamples === true,
               native: (opts.decodeLoop ?? 'native') === 'native',
               // Never below the context's own count: the loop itself keeps to that.
-              batchThreads: spec.numThread > 0 ? spec.numThread : opts.batchThreads,
+              batchThreads: requestedThreads > 0 ? requestedThreads : opts.batchThreads,
             });
       const chatWrapper = resolveWrapper?.(undefined);
       const loadDurationNs = Number(process.hrtime.bigint() - started);

@@ -34,13 +34,14 @@ export function toEvaluateOptions(s: Sampling, ctx: SamplingContext): SequenceEv
     topP: s.topP ?? SAMPLING_DEFAULTS.topP,
     minP: s.minP ?? SAMPLING_DEFAULTS.minP,
   };
-  if (s.seed !== undefined && s.seed >= 0) opts.seed = s.seed;
+  if (s.seed !== undefined && s.seed >= 0) opts.seed = s.seed % 2 ** 32;
 
   const penalty = s.repeatPenalty ?? SAMPLING_DEFAULTS.repeatPenalty;
   const presence = s.presencePenalty ?? SAMPLING_DEFAULTS.presencePenalty;
   const frequency = s.frequencyPenalty ?? SAMPLING_DEFAULTS.frequencyPenalty;
   const lastNRaw = s.repeatLastN ?? SAMPLING_DEFAULTS.repeatLastN;
-  const lastN = lastNRaw === -1 ? ctx.contextSize : lastNRaw;
+  // Never past the context: llama.cpp sizes the penalty window's ring buffer by it (1e9 → 7.7 GB).
+  const lastN = lastNRaw === -1 ? ctx.contextSize : Math.min(lastNRaw, ctx.contextSize);
   const active = lastN > 0 && (penalty !== 1 || presence !== 0 || frequency !== 0);
   if (active) {
     const penalizeNewline = s.penalizeNewline ?? SAMPLING_DEFAULTS.penalizeNewline;

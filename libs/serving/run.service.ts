@@ -9,6 +9,7 @@ import { parseDuration } from '@corral/config';
 import { CorralError } from '@corral/common';
 import type { ModelRegistry, ResolvedModel } from '@corral/registry';
 import {
+  clampToContext,
   toSampling,
   validateOptions,
   type OllamaOptions,
@@ -56,10 +57,10 @@ export class RunService {
     const options = validateOptions(requestOptions);
     const model = await this.registry.resolve(name);
     const merged: OllamaOptions = { ...model.parameters, ...options };
-    const trained = model.gguf.contextLength;
-    let numCtx = typeof merged.num_ctx === 'number' ? merged.num_ctx : this.config.contextLength;
-    // Past the trained length quality collapses and memory is wasted; llama.cpp would only warn.
-    if (trained && numCtx > trained) numCtx = trained;
+    const { numCtx, numBatch, numThread } = clampToContext(merged, {
+      contextLength: this.config.contextLength,
+      trainedContext: model.gguf.contextLength,
+    });
     const numGpu = typeof merged.num_gpu === 'number' && merged.num_gpu >= 0 ? merged.num_gpu : 'auto';
     const target: RunTarget = {
       name: model.name,
@@ -71,11 +72,11 @@ export class RunService {
         numCtx,
         numParallel: this.config.numParallel,
         numGpuLayers: numGpu,
-        numBatch: typeof merged.num_batch === 'number' ? merged.num_batch : undefined,
-        numThread: typeof merged.num_thread === 'number' ? merged.num_thread : 0,
+        numBatch,
+        numThread,
         useMmap: typeof merged.use_mmap === 'boolean' ? merged.use_mmap : true,
       },
     };
-    return { model, target, options: merged, sampling: toSampling(merged) };
+    return { model, target, options: merged, sampling: toSampling(merged, numCtx) };
   }
 }

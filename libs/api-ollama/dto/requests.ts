@@ -1,8 +1,27 @@
 /** Request bodies of Ollama's API (docs/api.md of Ollama), validated at the boundary. */
 import { z } from 'zod';
+import {
+  MAX_EMBED_CHARS,
+  MAX_EMBED_INPUTS,
+  MAX_IMAGES,
+  MAX_MESSAGES,
+  MAX_NUM_CTX,
+  MAX_TOOLS,
+  jsonShapeProblem,
+} from '@corral/dispatch';
 
 const keepAlive = z.union([z.string(), z.number()]).optional();
-const format = z.union([z.literal(''), z.literal('json'), z.record(z.string(), z.unknown())]).optional();
+/** A JSON schema, bounded in depth and size: the grammar converters recurse over it. */
+const jsonSchema = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const problem = jsonShapeProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const format = z
+  .union([z.literal(''), z.literal('json'), jsonSchema], {
+    error: (iss) => (iss.input === undefined ? undefined : 'must be "json" or a JSON schema object'),
+  })
+  .optional();
+const images = z.array(z.string()).max(MAX_IMAGES).optional();
 const think = z.union([z.boolean(), z.enum(['high', 'medium', 'low'])]).optional();
 
 export const GenerateBody = z.object({
@@ -11,11 +30,11 @@ export const GenerateBody = z.object({
   suffix: z.string().optional(),
   system: z.string().optional(),
   template: z.string().optional(),
-  context: z.array(z.number().int()).optional(),
+  context: z.array(z.number().int().min(0)).max(MAX_NUM_CTX).optional(),
   stream: z.boolean().optional(),
   raw: z.boolean().optional(),
   format,
-  images: z.array(z.string()).optional(),
+  images,
   options: z.unknown().optional(),
   keep_alive: keepAlive,
   think,
@@ -32,7 +51,7 @@ const ToolCallBody = z.object({
 export const ChatMessageBody = z.object({
   role: z.enum(['system', 'user', 'assistant', 'tool']),
   content: z.string().default(''),
-  images: z.array(z.string()).optional(),
+  images,
   tool_calls: z.array(ToolCallBody).optional(),
   tool_name: z.string().optional(),
   thinking: z.string().optional(),
@@ -43,14 +62,14 @@ export const ToolBody = z.object({
   function: z.object({
     name: z.string().min(1),
     description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: jsonSchema.optional(),
   }),
 });
 
 export const ChatBody = z.object({
   model: z.string().min(1),
-  messages: z.array(ChatMessageBody).default([]),
-  tools: z.array(ToolBody).optional(),
+  messages: z.array(ChatMessageBody).max(MAX_MESSAGES).default([]),
+  tools: z.array(ToolBody).max(MAX_TOOLS).optional(),
   stream: z.boolean().optional(),
   format,
   options: z.unknown().optional(),
@@ -61,7 +80,17 @@ export type ChatBody = z.infer<typeof ChatBody>;
 
 export const EmbedBody = z.object({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.string())]),
+  input: z
+    .union([z.string(), z.array(z.string())], {
+      error: (iss) => (iss.input === undefined ? undefined : 'must be a string or an array of strings'),
+    })
+    .superRefine((v, ctx) => {
+      const list = typeof v === 'string' ? [v] : v;
+      if (list.length > MAX_EMBED_INPUTS)
+        ctx.addIssue({ code: 'custom', message: `must have at most ${MAX_EMBED_INPUTS} items` });
+      else if (list.reduce((n, s) => n + s.length, 0) > MAX_EMBED_CHARS)
+        ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_EMBED_CHARS} characters in all` });
+    }),
   truncate: z.boolean().optional(),
   options: z.unknown().optional(),
   keep_alive: keepAlive,

@@ -1,6 +1,13 @@
 /** The body of POST /v1/chat/completions, as far as Corral reads it. Unknown fields are ignored. */
 import { z } from 'zod';
+import { MAX_MESSAGES, MAX_NUM_PREDICT, MAX_TOOLS, jsonShapeProblem } from '@corral/dispatch';
 import { SamplingFields } from './common.dto';
+
+/** A JSON schema, bounded in depth and size: the grammar converters recurse over it. */
+const JsonSchema = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const problem = jsonShapeProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * Content parts are checked loosely here and one by one in the mapper, so that an image part gets
@@ -62,7 +69,7 @@ export const ToolSchema = z.object({
   function: z.object({
     name: z.string().min(1),
     description: z.string().nullish(),
-    parameters: z.record(z.string(), z.unknown()).nullish(),
+    parameters: JsonSchema.nullish(),
     strict: z.boolean().nullish(),
   }),
 });
@@ -87,7 +94,7 @@ export const ResponseFormatSchema = z.discriminatedUnion(
       json_schema: z.object({
         name: z.string().min(1),
         description: z.string().nullish(),
-        schema: z.record(z.string(), z.unknown()).nullish(),
+        schema: JsonSchema.nullish(),
         strict: z.boolean().nullish(),
       }),
     }),
@@ -98,9 +105,9 @@ export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
 
 export const ChatRequestSchema = z.object({
   ...SamplingFields,
-  messages: z.array(ChatMessageInSchema).min(1),
-  max_completion_tokens: z.number().int().min(1).nullish(),
-  tools: z.array(ToolSchema).nullish(),
+  messages: z.array(ChatMessageInSchema).min(1).max(MAX_MESSAGES),
+  max_completion_tokens: z.number().int().min(1).max(MAX_NUM_PREDICT).nullish(),
+  tools: z.array(ToolSchema).max(MAX_TOOLS).nullish(),
   tool_choice: ToolChoiceSchema.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   response_format: ResponseFormatSchema.nullish(),

@@ -3,10 +3,15 @@
  * because OpenAI's SDKs and LangChain send explicit nulls for unset parameters.
  */
 import { z } from 'zod';
+import { MAX_LOGIT_BIAS, MAX_NUM_PREDICT, MAX_STOP_LENGTH } from '@corral/dispatch';
 
-export const StopSchema = z.union([z.string(), z.array(z.string()).max(4)], {
-  error: 'must be a string or an array of at most 4 strings',
-});
+export const StopSchema = z
+  .union([z.string(), z.array(z.string()).max(4)], {
+    error: 'must be a string or an array of at most 4 strings',
+  })
+  .refine((v) => (typeof v === 'string' ? [v] : v).every((s) => s.length <= MAX_STOP_LENGTH), {
+    message: `must be strings of at most ${MAX_STOP_LENGTH} characters`,
+  });
 
 export const StreamOptionsSchema = z.object({
   include_usage: z.boolean().nullish(),
@@ -18,13 +23,18 @@ export const SamplingFields = {
   stream_options: StreamOptionsSchema.nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
-  seed: z.number().int().nullish(),
+  seed: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).nullish(),
   stop: StopSchema.nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
+  max_tokens: z.number().int().min(1).max(MAX_NUM_PREDICT).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   presence_penalty: z.number().min(-2).max(2).nullish(),
   n: z.number().int().nullish(),
-  logit_bias: z.record(z.string(), z.number()).nullish(),
+  logit_bias: z
+    .record(z.string(), z.number())
+    .refine((v) => Object.keys(v).length <= MAX_LOGIT_BIAS, {
+      message: `must have at most ${MAX_LOGIT_BIAS} entries`,
+    })
+    .nullish(),
   user: z.string().nullish(),
 };
 
