@@ -41,9 +41,9 @@ describe('admin surface for team owners', () => {
     teamB = (await admin('/admin/v1/teams', { name: 'beta' })).json.id as string;
     const owner = await admin('/admin/v1/users', { email: 'olive@example.com', password });
     expect(owner.status).toBe(201);
-    expect((await admin(`/admin/v1/teams/${teamA}/members`, { user_id: owner.json.id, role: 'owner' })).status).toBe(
-      201,
-    );
+    expect(
+      (await admin(`/admin/v1/teams/${teamA}/members`, { user_id: owner.json.id, role: 'owner' })).status,
+    ).toBe(201);
     const key = await admin('/admin/v1/keys', {
       team_id: teamA,
       name: 'owner',
@@ -53,7 +53,8 @@ describe('admin surface for team owners', () => {
     expect(key.status).toBe(201);
     ownerKey = key.json.key as string;
     expect(
-      (await admin('/admin/v1/users', { email: 'audrey@example.com', password, global_role: 'auditor' })).status,
+      (await admin('/admin/v1/users', { email: 'audrey@example.com', password, global_role: 'auditor' }))
+        .status,
     ).toBe(201);
     cookie = await login('olive@example.com');
     auditorCookie = await login('audrey@example.com');
@@ -76,7 +77,8 @@ describe('admin surface for team owners', () => {
   });
 
   it("answers 404 for another team's audit events, by key and by session", async () => {
-    for (const h of [{ Authorization: `Bearer ${ownerKey}` }, { cookie }]) {
+    const callers: Record<string, string>[] = [{ Authorization: `Bearer ${ownerKey}` }, { cookie }];
+    for (const h of callers) {
       expect((await as(h, `/admin/v1/audit?team=${teamB}`)).status).toBe(404);
       expect((await as(h, `/admin/v1/audit?team=no-such-team`)).status).toBe(404);
       const own = await as(h, `/admin/v1/audit?team=${teamA}`);

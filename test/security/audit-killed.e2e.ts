@@ -10,7 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HOLDING_OPTIONS, buildTinyModels, importModel, startCorral, type CorralProcess } from '@corral/testing';
+import {
+  HOLDING_OPTIONS,
+  buildTinyModels,
+  importModel,
+  startCorral,
+  type CorralProcess,
+} from '@corral/testing';
 
 jest.setTimeout(240_000);
 

@@ -50,7 +50,8 @@ const METHODS: Partial<Record<RequestMethod, RouteInfo['method']>> = {
   [RequestMethod.DELETE]: 'delete',
 };
 
-const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : [typeof v === 'string' ? v : '']);
+const asList = (v: unknown): string[] =>
+  Array.isArray(v) ? (v as string[]) : [typeof v === 'string' ? v : ''];
 
 /** Joins a controller and a handler path the way Nest's router does (one leading slash, none trailing). */
 export function joinRoutePath(controller: string, handler: string): string {
@@ -73,7 +74,8 @@ export function collectRoutes(discovery: DiscoveryService, scanner = new Metadat
       if (paths === undefined) continue; // not a route handler
       const method = METHODS[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
       if (!method) continue;
-      const scopes = reflector.getAllAndOverride<string[] | undefined>(SCOPES_METADATA, [handler, type]) ?? [];
+      const scopes =
+        reflector.getAllAndOverride<string[] | undefined>(SCOPES_METADATA, [handler, type]) ?? [];
       const isPublic = reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, type]) === true;
       const doc = reflector.get<AdminDocOptions | undefined>(ADMIN_DOC, handler);
       for (const base of bases)
@@ -114,7 +116,13 @@ export function buildOpenApi(version: string, routes: readonly RouteInfo[]): Rec
       const q = schema(doc.query, 'input');
       const required = new Set((q.required as string[] | undefined) ?? []);
       for (const [name, s] of Object.entries((q.properties ?? {}) as Record<string, Record<string, unknown>>))
-        parameters.push({ name, in: 'query', required: required.has(name), schema: s, description: s.description });
+        parameters.push({
+          name,
+          in: 'query',
+          required: required.has(name),
+          schema: s,
+          description: s.description,
+        });
     }
     const status = String(doc?.status ?? 200);
     const ok = doc?.response

@@ -34,7 +34,11 @@ export class TeamsController {
 
   /** Admins see every team; others the teams they belong to. */
   @Get()
-  @AdminDoc({ summary: 'List teams (admin: all; others: their own)', query: ListTeamsQuery, response: pageOf(TeamOut) })
+  @AdminDoc({
+    summary: 'List teams (admin: all; others: their own)',
+    query: ListTeamsQuery,
+    response: pageOf(TeamOut),
+  })
   async list(@CurrentPrincipal() p: Principal, @Query() query: unknown) {
     const q = parseInput(ListTeamsQuery, query, 'query');
     const own = p.globalRole === 'admin' ? undefined : Object.keys(p.teamRoles);
