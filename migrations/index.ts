@@ -5,6 +5,7 @@ import { AuditLog1764300000000 } from './1764300000000-AuditLog';
 import { QuotaPolicies1764400000000 } from './1764400000000-QuotaPolicies';
 import { UsageAccounting1764400000001 } from './1764400000001-UsageAccounting';
 import { AuditContentRequest1764420000000 } from './1764420000000-AuditContentRequest';
+import { ModelOwners1764500000000 } from './1764500000000-ModelOwners';
 
 export const MIGRATIONS = [
   Init1764160000000,
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   QuotaPolicies1764400000000,
   UsageAccounting1764400000001,
   AuditContentRequest1764420000000,
+  ModelOwners1764500000000,
 ];

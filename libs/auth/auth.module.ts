@@ -18,7 +18,7 @@ import { KeyService } from './key.service';
 import { LastUsedWriter } from './last-used';
 import { installModelListFilter } from './model-list.filter';
 import { ModelOwnership } from './model-ownership';
-import { ModelOwnershipGuard } from './model-ownership.guard';
+import { ModelOwnershipGuard, installOwnershipRelease } from './model-ownership.guard';
 import { FailureLimiter } from './rate-limit';
 import { AuthRepositories } from './repositories';
 import { SessionService } from './session.service';
@@ -82,12 +82,16 @@ export class AuthModule implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(InvalidationBus) private readonly bus: InvalidationBus,
     @Inject(LastUsedWriter) private readonly lastUsed: LastUsedWriter,
+    @Inject(ModelOwnership) private readonly ownership: ModelOwnership,
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onModuleInit(): void {
     const instance = this.adapterHost.httpAdapter?.getInstance() as FastifyInstance | undefined;
-    if (instance && typeof instance.addHook === 'function') installModelListFilter(instance);
+    if (instance && typeof instance.addHook === 'function') {
+      installModelListFilter(instance);
+      installOwnershipRelease(instance, this.ownership);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

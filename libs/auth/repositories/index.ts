@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { ApiKeysRepository } from './api-keys.repository';
+import { ModelOwnersRepository } from './model-owners.repository';
 import { SessionsRepository } from './sessions.repository';
 import { queryOf } from './sql';
 import { TeamsRepository } from './teams.repository';
@@ -10,6 +11,7 @@ export * from './users.repository';
 export * from './teams.repository';
 export * from './api-keys.repository';
 export * from './sessions.repository';
+export * from './model-owners.repository';
 
 /** All identity repositories over one data source. */
 export class AuthRepositories {
@@ -17,6 +19,7 @@ export class AuthRepositories {
   readonly teams: TeamsRepository;
   readonly keys: ApiKeysRepository;
   readonly sessions: SessionsRepository;
+  readonly modelOwners: ModelOwnersRepository;
 
   constructor(ds: DataSource) {
     const q = queryOf(ds);
@@ -24,5 +27,6 @@ export class AuthRepositories {
     this.teams = new TeamsRepository(q);
     this.keys = new ApiKeysRepository(q);
     this.sessions = new SessionsRepository(q);
+    this.modelOwners = new ModelOwnersRepository(q);
   }
 }

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditFacts } from '@corral/audit';
-import { Scopes } from '@corral/auth';
+import { Scopes, hiddenModelsOf } from '@corral/auth';
 import { MEDIA_TYPES, shortModelName, type ModelRegistry } from '@corral/registry';
 import { REGISTRY } from '@corral/serving';
 import { OciError, OciExceptionFilter, ociBody } from './oci-errors';
@@ -99,7 +99,8 @@ export class RegistryApiController {
     const size = await this.registry.blobs.size(digest);
     const visible =
       size !== undefined &&
-      (pusherHead || (await readableDigests(this.registry, caller, namespace, model)).has(digest));
+      (pusherHead ||
+        (await readableDigests(this.registry, caller, namespace, model, hiddenModelsOf(req))).has(digest));
     if (!visible) throw new OciError(404, 'BLOB_UNKNOWN', `blob unknown to registry: ${digest}`);
 
     void reply

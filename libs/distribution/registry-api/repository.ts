@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { FastifyRequest } from 'fastify';
-import { isModelAllowed, principalOf, type Principal, type Scope } from '@corral/auth';
+import { isModelAllowed, normalizeModel, principalOf, type Principal, type Scope } from '@corral/auth';
 import { CorralError } from '@corral/common';
 import {
   DEFAULT_HOST,
@@ -57,18 +57,21 @@ export function assertNameAllowed(p: Principal, name: ModelName): void {
 
 /**
  * Digests referenced by the tags of a repository that `p` may use: a reader gets a blob only
- * through a model it may pull, never an arbitrary blob of the store by digest.
+ * through a model it may pull, never an arbitrary blob of the store by digest. `hidden`: names
+ * (normalized) of other teams' models, which the caller may not pull either.
  */
 export async function readableDigests(
   registry: ModelRegistry,
   p: Principal,
   namespace: string,
   model: string,
+  hidden: ReadonlySet<string> = new Set(),
 ): Promise<Set<string>> {
   const out = new Set<string>();
   for (const m of await repositoryManifests(registry, namespace, model)) {
     const n = m.name;
-    if (!isModelAllowed(p.models, `${n.host}/${n.namespace}/${n.model}:${n.tag}`)) continue;
+    const full = `${n.host}/${n.namespace}/${n.model}:${n.tag}`;
+    if (!isModelAllowed(p.models, full) || hidden.has(normalizeModel(full))) continue;
     for (const l of m.manifest.layers) out.add(normalizeDigest(l.digest));
     if (m.manifest.config?.digest) out.add(normalizeDigest(m.manifest.config.digest));
   }
