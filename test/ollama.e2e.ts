@@ -4,6 +4,7 @@
  * output, embeddings, model management, keep_alive, concurrency, cancellation and errors.
  */
 import { writeFileSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
@@ -72,8 +73,20 @@ describe('models', () => {
   it('refuses a corrupt GGUF with a 400 and leaves nothing behind', async () => {
     const bad = join(models.dir, 'truncated.gguf');
     writeFileSync(bad, readFileSync(models.random).subarray(0, 4000));
+    // Uploaded as Ollama's client does: a FROM path on the server is refused (test/security/create-paths.e2e.ts).
+    const data = readFileSync(bad);
+    const digest = 'sha256:' + createHash('sha256').update(data).digest('hex');
+    const up = await fetch(`${corral.url}/api/blobs/${digest}`, {
+      method: 'POST',
+      body: data,
+      headers: corral.authHeaders,
+    });
+    expect(up.status).toBe(201);
     const blobsBefore = readdirSync(join(corral.home, 'models/blobs')).sort();
-    const res = await postJson(`${corral.url}/api/create`, { model: 'broken', modelfile: `FROM ${bad}` });
+    const res = await postJson(`${corral.url}/api/create`, {
+      model: 'broken',
+      files: { 'truncated.gguf': digest },
+    });
     expect(res.status).toBe(400);
     expect(String(res.json?.error)).toMatch(/truncated|GGUF/i);
     expect(readdirSync(join(corral.home, 'models/blobs')).sort()).toEqual(blobsBefore);

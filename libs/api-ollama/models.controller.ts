@@ -5,7 +5,7 @@
 import { Body, Controller, Delete, Get, Head, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
-import type { ModelRegistry, ResolvedModel } from '@corral/registry';
+import { mapStorageErrors, type ModelRegistry, type ResolvedModel } from '@corral/registry';
 import { REGISTRY, SCHEDULER, StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { Scheduler } from '@corral/dispatch';
 import { parseBody } from './dto/validate';
@@ -15,6 +15,32 @@ import { AdminAction, Scopes, recordChange } from '@corral/auth';
 /** What the audit log keeps of a model before and after a change. */
 function modelView(r: ResolvedModel) {
   return { name: r.name, digest: r.digest, model_digest: r.modelDigest, size: r.size, details: r.details };
+}
+
+/**
+ * What a create asked to build from, for its audit event (a refused one too): `from`, and the
+ * legacy server paths (`path`, the Modelfile's FROM and ADAPTER lines) as the caller wrote them.
+ * Never anything read from the server's disk.
+ */
+function createSources(body: object): Record<string, unknown> {
+  const b = body as { from?: unknown; path?: unknown; modelfile?: unknown };
+  const out: Record<string, unknown> = {};
+  const cap = (v: string) => v.slice(0, 1000);
+  if (typeof b.from === 'string') out.from = cap(b.from);
+  if (typeof b.path === 'string') out.path = cap(b.path);
+  if (typeof b.modelfile === 'string') {
+    // Only the instruction lines that name a source; a Modelfile that does not parse still shows them.
+    const lines = b.modelfile.split(/\r?\n/).map((l) => l.trim());
+    const arg = (cmd: string) =>
+      lines
+        .filter((l) => l.toUpperCase().startsWith(`${cmd} `))
+        .map((l) => cap(l.slice(cmd.length + 1).trim()));
+    const from = arg('FROM');
+    const adapters = arg('ADAPTER');
+    if (from.length) out.modelfile_from = from[0];
+    if (adapters.length) out.modelfile_adapters = adapters.slice(0, 16);
+  }
+  return out;
 }
 
 @Controller('api')
@@ -81,11 +107,11 @@ export class ModelsController {
       throw new CorralError('bad_request', 'request body must be a JSON object');
     }
     const req = body as Parameters<ModelRegistry['create']>[0];
-    const b = body as { model?: unknown; name?: unknown; from?: unknown };
+    const b = body as { model?: unknown; name?: unknown };
     const target = typeof b.model === 'string' ? b.model : typeof b.name === 'string' ? b.name : undefined;
     recordChange(request, {
       resource: target ? `model:${target}` : undefined,
-      detail: typeof b.from === 'string' ? { from: b.from } : undefined,
+      detail: { ...(target ? { model: target } : {}), ...createSources(body) },
     });
     const before = target ? await this.find(target) : null;
     recordChange(request, { before });
@@ -132,7 +158,7 @@ export class ModelsController {
       await reply.status(200).send();
       return;
     }
-    await this.registry.blobs.put(digest, req.raw);
+    await mapStorageErrors(() => this.registry.blobs.put(digest, req.raw));
     recordChange(req, { before: null, after: { digest } });
     await reply.status(201).send();
   }

@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   model_load_failed: 500,
   queue_full: 503,
   unavailable: 503,
+  /** The models directory (or another store) is full. */
+  insufficient_storage: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

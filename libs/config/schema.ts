@@ -4,7 +4,7 @@
  * Admin-editable settings (quotas, policies) are data in the database, not here.
  */
 import { homedir, cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseHost } from './host';
@@ -72,6 +72,12 @@ export const ENV_KEYS = {
     '`corral worker`: URL of a gateway to fetch model blobs from (GET /v2/.../blobs/<digest>) when its models directory lacks them. Unset: the models directory must be shared.',
   CORRAL_WORKER_KEY:
     '`corral worker`: API key (scope models:read) it shows CORRAL_WORKER_GATEWAY when fetching blobs.',
+  CORRAL_IMPORT_DIRS:
+    'Directories (separated by ":", like PATH) whose files /api/create may name by server path: the legacy `path` field, `FROM <path>` and `ADAPTER <path>` in `modelfile`. A path is accepted only when its real path (symlinks and .. resolved) is inside one of them; `path` must be a regular file of at most 1 MiB. Unset: every server path is refused and clients upload files (POST /api/blobs/<digest>) as Ollama\'s client does. Defaults to none.',
+  CORRAL_BLOB_GC_GRACE:
+    "Age (duration) after which a blob no model refers to (an upload never used by a create, a failed create's leftovers) is deleted, and an idle push upload session is abandoned. Defaults to 1h.",
+  CORRAL_BLOB_GC_INTERVAL:
+    'How often (duration) unreferenced blobs and stale upload sessions are collected; they are also collected at start. 0 collects only at start. Defaults to 10m.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
 } as const;
@@ -152,6 +158,15 @@ const EnvSchema = z.object({
     )
     .optional(),
   CORRAL_WORKER_KEY: z.string().min(1).optional(),
+  CORRAL_IMPORT_DIRS: z.string().optional(),
+  CORRAL_BLOB_GC_GRACE: z
+    .string()
+    .refine((v) => (parseDuration(v) ?? -1) >= 0, 'must be a duration like 1h or 30m')
+    .default('1h'),
+  CORRAL_BLOB_GC_INTERVAL: z
+    .string()
+    .refine((v) => (parseDuration(v) ?? -1) >= 0, 'must be a duration like 10m, or 0')
+    .default('10m'),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
 });
@@ -201,6 +216,12 @@ export interface CorralConfig {
   clusterPrefix: string;
   /** Pinned models (CORRAL_PIN). */
   pins: ModelPin[];
+  /** Directories server-side create paths may read from (CORRAL_IMPORT_DIRS). Defaults to none. */
+  importDirs: string[];
+  /** Unreferenced blobs and idle upload sessions older than this are collected (CORRAL_BLOB_GC_GRACE). Defaults to 1 h. */
+  blobGcGraceMs: number;
+  /** How often they are collected; 0 = only at start (CORRAL_BLOB_GC_INTERVAL). Defaults to 10 min. */
+  blobGcIntervalMs: number;
   /** `corral worker` settings. */
   worker: {
     memoryBytes?: number;
@@ -291,6 +312,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     cluster: clusterConfig(e),
     clusterPrefix: e.CORRAL_CLUSTER_PREFIX,
     pins: e.CORRAL_PIN ? (parsePins(e.CORRAL_PIN) ?? []) : [],
+    importDirs: (e.CORRAL_IMPORT_DIRS ?? '')
+      .split(delimiter)
+      .map((d) => d.trim())
+      .filter((d) => d !== '')
+      .map((d) => resolve(d)),
+    blobGcGraceMs: parseDuration(e.CORRAL_BLOB_GC_GRACE) ?? 3_600_000,
+    blobGcIntervalMs: parseDuration(e.CORRAL_BLOB_GC_INTERVAL) ?? 600_000,
     worker: {
       memoryBytes: e.CORRAL_WORKER_MEMORY ? parseSize(e.CORRAL_WORKER_MEMORY) : undefined,
       id: e.CORRAL_WORKER_ID,

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { AdminAction, Scopes } from '@corral/auth';
 import { CorralError, describeError } from '@corral/common';
 import type { CorralConfig } from '@corral/config';
-import { parseModelName, shortModelName, type ModelRegistry } from '@corral/registry';
+import { parseModelName, shortModelName, storageError, type ModelRegistry } from '@corral/registry';
 import { CONFIG, REGISTRY, StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { ProgressMessage } from './client/progress';
 import { sweepPartials } from './client/downloader';
@@ -106,7 +106,7 @@ export class PullPushController implements OnModuleInit {
       } catch (e) {
         // The client went away: nobody to answer; the partials stay for the next pull.
         if (abort.signal.aborted) return;
-        throw e;
+        throw storageError(e);
       }
       await reply.send({ status: 'success' });
       return;
@@ -119,7 +119,9 @@ export class PullPushController implements OnModuleInit {
         writer ??= new StreamWriter(reply, 'application/x-ndjson', {}, abort);
         writer.json(p);
       }, abort.signal);
-    } catch (e) {
+    } catch (caught) {
+      // A full or read-only models directory is a 507 / 503 with its reason, not a 500.
+      const e = storageError(caught);
       if (abort.signal.aborted) return writer?.end();
       if (!writer) throw e;
       const d = describeError(e);

@@ -18,6 +18,8 @@ import { CorralError } from '@corral/common';
 const DIGEST_RE = /^sha256[:-]([0-9a-fA-F]{64})$/;
 /** Temp files start with '.' so no Ollama-format reader takes them for a blob or manifest. */
 export const TEMP_PREFIX = '.corral-tmp-';
+/** A blob being collected (libs/registry/blob-gc.ts): put back, not swept, at start. */
+export const TOMB_PREFIX = `${TEMP_PREFIX}gc-`;
 /** Temp files of a live process on another host can only be judged by age. Defaults to a day. */
 const FOREIGN_TEMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
@@ -184,6 +186,11 @@ export class BlobStore {
         held.push(d);
         this.pins.set(d, (this.pins.get(d) ?? 0) + 1);
         await this.removing.get(d);
+        // A fresh mtime keeps the blob out of every gateway's collection while it is used here
+        // (other gateways on a shared directory cannot see this lease). Best effort: a read-only
+        // directory has no collection to fear.
+        const now = new Date();
+        await fs.utimes(this.path(d), now, now).catch(() => undefined);
       },
       release: () => {
         if (released) return;
@@ -264,7 +271,7 @@ export async function sweepTempFiles(dir: string): Promise<number> {
   }
   let removed = 0;
   for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue;
+    if (!name.startsWith(TEMP_PREFIX) || name.startsWith(TOMB_PREFIX)) continue;
     const file = path.join(dir, name);
     if (await isStaleTemp(file, name.slice(TEMP_PREFIX.length))) {
       await fs.rm(file, { force: true });

@@ -2,12 +2,13 @@
  * The /api/create body as Ollama takes it today (`from` / `files` / `adapters` plus typed fields),
  * and the legacy form (`modelfile` text or a server-side `path` to one), folded into one plan.
  */
-import * as fs from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CorralError } from '@corral/common';
-import { parseModelfile } from './modelfile';
+import { admitServerPath, looksLikeServerPath, readAdmittedModelfile, realImportDirs } from './import-paths';
+import { ModelfileError, parseModelfile } from './modelfile';
+import type { Modelfile } from './types';
 import { coerceParameters } from './parameters';
 import { parseQuantizationType } from './quantize';
 
@@ -33,9 +34,9 @@ export const createModelRequestSchema = z.object({
   /** Corral extension: quantize even when the model's weights are already quantized. Defaults to false. */
   allow_requantize: z.boolean().optional(),
   stream: z.boolean().optional(),
-  /** Legacy: Modelfile text; FROM may name a GGUF file on the server's disk. */
+  /** Legacy: Modelfile text. FROM/ADAPTER paths on the server's disk are refused unless inside CORRAL_IMPORT_DIRS. */
   modelfile: z.string().optional(),
-  /** Legacy: path of a Modelfile on the server's disk. */
+  /** Legacy: path of a Modelfile on the server's disk; refused unless inside CORRAL_IMPORT_DIRS. */
   path: z.string().optional(),
 });
 
@@ -82,12 +83,17 @@ function expandPath(p: string, baseDir: string): string {
   return path.resolve(baseDir, p);
 }
 
-async function statOrUndefined(p: string) {
-  return fs.stat(p).catch(() => undefined);
+/** What the gateway allows of server-side paths in a create request. */
+export interface PlanOptions {
+  /**
+   * Directories the legacy `path`, `FROM <path>` and `ADAPTER <path>` may read from (CORRAL_IMPORT_DIRS).
+   * Defaults to none: every server path is refused.
+   */
+  importDirs?: readonly string[];
 }
 
 /** Folds a request (legacy fields included) into a plan. Explicit JSON fields win over the Modelfile. */
-export async function planCreate(req: CreateModelRequest): Promise<CreatePlan> {
+export async function planCreate(req: CreateModelRequest, opts: PlanOptions = {}): Promise<CreatePlan> {
   const model = req.model ?? req.name;
   if (!model) throw new CorralError('bad_request', 'model name is required', 'model');
   const plan: CreatePlan = {
@@ -107,30 +113,54 @@ export async function planCreate(req: CreateModelRequest): Promise<CreatePlan> {
   if (plan.quantize !== undefined) parseQuantizationType(plan.quantize);
   if (req.modelfile === undefined && req.path === undefined) return plan;
 
-  let text = req.modelfile;
-  if (text === undefined && req.path !== undefined) {
-    text = await fs.readFile(req.path, 'utf8').catch(() => {
-      throw new CorralError('bad_request', `modelfile '${req.path}' could not be read`, 'path');
-    });
-  }
-  const mf = parseModelfile(text ?? '');
-  const baseDir = req.path ? path.dirname(path.resolve(req.path)) : process.cwd();
+  // Import directories are resolved only when some server path is asked for.
+  let realDirs: string[] | undefined;
+  const dirs = async () => (realDirs ??= await realImportDirs(opts.importDirs ?? []));
 
+  let text = req.modelfile;
+  let baseDir = process.cwd();
+  if (text === undefined && req.path !== undefined) {
+    const d = await dirs();
+    const { real } = await admitServerPath(path.resolve(req.path), 'path', d, { file: true });
+    text = await readAdmittedModelfile(real, d);
+    baseDir = path.dirname(real);
+    try {
+      return await fold(plan, parseModelfile(text), baseDir, dirs);
+    } catch (e) {
+      // The file is the server's, not the caller's: its lines are never quoted back.
+      if (e instanceof ModelfileError)
+        throw new CorralError(
+          'invalid_modelfile',
+          `'path': not a valid Modelfile${e.line ? ` (line ${e.line})` : ''}`,
+          'path',
+        );
+      throw e;
+    }
+  }
+  return fold(plan, parseModelfile(text ?? ''), baseDir, dirs);
+}
+
+async function fold(
+  plan: CreatePlan,
+  mf: Modelfile,
+  baseDir: string,
+  dirs: () => Promise<string[]>,
+): Promise<CreatePlan> {
   if (!plan.from && !plan.files) {
-    const local = expandPath(mf.from, baseDir);
-    const st = await statOrUndefined(local);
-    if (st?.isDirectory()) plan.localCheckpoint = local;
-    else if (st?.isFile()) plan.localFiles = [local];
-    else plan.from = mf.from;
+    if (looksLikeServerPath(mf.from)) {
+      const { real, isDir } = await admitServerPath(expandPath(mf.from, baseDir), 'FROM', await dirs(), {
+        file: true,
+        dir: true,
+      });
+      if (isDir) plan.localCheckpoint = real;
+      else plan.localFiles = [real];
+    } else plan.from = mf.from;
   }
   if (mf.adapters.length && !plan.adapters) {
     plan.localAdapters = [];
     for (const a of mf.adapters) {
-      const local = expandPath(a, baseDir);
-      if (!(await statOrUndefined(local))?.isFile()) {
-        throw new CorralError('bad_request', `ADAPTER ${a}: file not found on the server`);
-      }
-      plan.localAdapters.push(local);
+      const { real } = await admitServerPath(expandPath(a, baseDir), 'ADAPTER', await dirs(), { file: true });
+      plan.localAdapters.push(real);
     }
   }
   plan.template ??= mf.template;

@@ -9,3 +9,5 @@ export * from './create-request';
 export * from './registry.service';
 export * from './convert';
 export * from './quantize';
+export * from './storage-errors';
+export * from './import-paths';

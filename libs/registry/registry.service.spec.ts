@@ -31,7 +31,8 @@ describe('ModelRegistry', () => {
   beforeEach(async () => {
     root = await fs.mkdtemp(path.join(tmpdir(), 'corral-registry-'));
     modelsDir = path.join(root, 'models');
-    reg = createRegistry({ modelsDir });
+    // The legacy FROM-path tests import from the test folder (CORRAL_IMPORT_DIRS).
+    reg = createRegistry({ modelsDir, importDirs: [root] });
     gguf = path.join(root, 'stories260K.gguf');
     if (haveStories) await fs.copyFile(STORIES, gguf);
   });

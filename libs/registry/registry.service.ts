@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { CorralError } from '@corral/common';
+import { collectUnreferenced, manifestDigests, restoreTombstones } from './blob-gc';
 import { BlobStore, normalizeDigest, type BlobLease } from './blob-store';
 import { buildModel } from './create';
 import { CreateModelRequest, parseCreateRequest, planCreate } from './create-request';
@@ -16,6 +17,7 @@ import { goJson, ManifestStore, MEDIA_TYPES, parseManifest, StoredManifest } fro
 import { formatModelfile } from './modelfile';
 import { buildResolved, loadLayers, modelDetails } from './model-loader';
 import { ModelName, modelNameKey, parseModelName, shortModelName } from './names';
+import { mapStorageErrors, storageError } from './storage-errors';
 import { goSyntaxValue, parameterEntries } from './parameters';
 import type { ResolvedModel } from './types';
 
@@ -23,6 +25,11 @@ import type { ResolvedModel } from './types';
 export interface RegistryOptions {
   /** Ollama-layout models directory (`OLLAMA_MODELS`), holding `blobs/` and `manifests/`. */
   modelsDir: string;
+  /**
+   * Directories whose files a create request may name by server path (legacy `path`, `FROM <path>`,
+   * `ADAPTER <path>`; CORRAL_IMPORT_DIRS). Defaults to none: every server path is refused.
+   */
+  importDirs?: readonly string[];
 }
 
 /** One /api/tags entry. */
@@ -86,10 +93,47 @@ export class ModelRegistry {
     this.manifests = new ManifestStore(options.modelsDir);
   }
 
-  /** Creates the directories and sweeps stale temp files; every method awaits it once. */
+  /**
+   * Creates the directories, puts back blobs a crashed collection left half-collected and sweeps
+   * dead writers' temp files; the gateway runs it at start, and every method awaits it. A failure
+   * (a read-only models directory) is not kept: the next call tries again.
+   */
   init(): Promise<void> {
-    this.ready ??= Promise.all([this.blobs.init(), this.manifests.init()]).then(() => undefined);
+    this.ready ??= (async () => {
+      await fs.mkdir(this.blobs.dir, { recursive: true });
+      await restoreTombstones(this.blobs);
+      await Promise.all([this.blobs.init(), this.manifests.init()]);
+    })().catch((e: unknown) => {
+      this.ready = undefined;
+      throw storageError(e);
+    });
     return this.ready;
+  }
+
+  /** Reads work on a directory that cannot be written (a read-only mount). */
+  private async initForReading(): Promise<void> {
+    await this.init().catch((e: unknown) => {
+      if (e instanceof CorralError && (e.code === 'unavailable' || e.code === 'insufficient_storage')) return;
+      throw e;
+    });
+  }
+
+  /**
+   * Deletes blobs no manifest refers to and no create, copy or pull holds, once older than
+   * `graceMs` (uploads waiting for their create are younger). Returns the digests removed.
+   */
+  async collectGarbage(graceMs: number): Promise<string[]> {
+    await this.init();
+    const run = collectUnreferenced(this.blobs, this.manifests, {
+      graceMs,
+      isHeld: (d) => this.blobs.isHeld(d),
+    });
+    this.collections.add(run);
+    try {
+      return await run;
+    } finally {
+      this.collections.delete(run);
+    }
   }
 
   async create(
@@ -97,9 +141,17 @@ export class ModelRegistry {
     progress: (status: string) => void,
     signal?: AbortSignal,
   ): Promise<void> {
-    await this.init();
+    return mapStorageErrors(() => this.createModel(body, progress, signal));
+  }
+
+  private async createModel(
+    body: CreateModelRequest | unknown,
+    progress: (status: string) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const req = parseCreateRequest(body);
-    const plan = await planCreate(req);
+    const plan = await planCreate(req, { importDirs: this.options.importDirs });
+    await this.init();
     const name = parseModelName(plan.model);
     await this.locks.run(modelNameKey(name), async () => {
       const target = (await this.manifests.locate(name))?.name ?? name;
@@ -127,7 +179,7 @@ export class ModelRegistry {
         this.cache.delete(modelNameKey(target));
       } catch (e) {
         lease.release();
-        await this.collect([...created]);
+        await this.collect([...created]).catch(() => undefined);
         throw e;
       }
       await this.releaseAfterCollections(lease);
@@ -142,7 +194,7 @@ export class ModelRegistry {
    * listing costs a directory walk and one stat() per model; only changed manifests are re-read.
    */
   async list(): Promise<ListedModel[]> {
-    await this.init();
+    await this.initForReading();
     const seen = new Set<string>();
     const out: ListedEntry[] = [];
     for (const loc of await this.manifests.locations()) {
@@ -195,7 +247,7 @@ export class ModelRegistry {
 
   /** Resolves a name to files and settings. Cached per manifest file, so a hit costs one stat(). */
   async resolve(raw: string): Promise<ResolvedModel> {
-    await this.init();
+    await this.initForReading();
     const name = parseModelName(raw);
     const loc = await this.manifests.locate(name);
     if (!loc) throw notFound(raw);
@@ -242,6 +294,10 @@ export class ModelRegistry {
   }
 
   async copy(source: string, destination: string): Promise<void> {
+    return mapStorageErrors(() => this.copyModel(source, destination));
+  }
+
+  private async copyModel(source: string, destination: string): Promise<void> {
     await this.init();
     const src = parseModelName(source);
     const dst = parseModelName(destination);
@@ -276,7 +332,11 @@ export class ModelRegistry {
    * caller's lease is released once no collection can miss the new manifest.
    */
   async installManifest(name: ModelName, bytes: Uint8Array, lease: BlobLease): Promise<string> {
-    await this.init();
+    await mapStorageErrors(() => this.init());
+    return mapStorageErrors(() => this.installLocked(name, bytes, lease));
+  }
+
+  private installLocked(name: ModelName, bytes: Uint8Array, lease: BlobLease): Promise<string> {
     return this.locks.run(modelNameKey(name), async () => {
       const target = (await this.manifests.locate(name))?.name ?? name;
       const manifest = parseManifest(Buffer.from(bytes).toString('utf8'), shortModelName(name));
@@ -307,6 +367,10 @@ export class ModelRegistry {
 
   /** Removes the manifest, then every blob it used that no other manifest uses. */
   async delete(raw: string): Promise<void> {
+    return mapStorageErrors(() => this.deleteModel(raw));
+  }
+
+  private async deleteModel(raw: string): Promise<void> {
     await this.init();
     const name = parseModelName(raw);
     await this.locks.run(modelNameKey(name), async () => {
@@ -346,11 +410,7 @@ export class ModelRegistry {
   }
 }
 
-function digestsOf(m: StoredManifest): string[] {
-  const out = m.manifest.layers.map((l) => normalizeDigest(l.digest));
-  if (m.manifest.config?.digest) out.push(normalizeDigest(m.manifest.config.digest));
-  return out;
-}
+const digestsOf = (m: StoredManifest): string[] => manifestDigests(m);
 
 function notFound(raw: string): CorralError {
   return new CorralError('model_not_found', `model '${raw}' not found`, 'model');

@@ -8,7 +8,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger, type LogLevel } from '@nestjs/common';
 import type { CorralConfig } from '@corral/config';
 import { openDatabase } from '@corral/persistence';
-import { createRegistry } from '@corral/registry';
+import { createRegistry, type ModelRegistry } from '@corral/registry';
 import {
   Scheduler,
   WorkerPool,
@@ -57,6 +57,28 @@ function nestLevels(level: CorralConfig['logLevel']): LogLevel[] {
   return LEVELS.slice(0, LEVELS.indexOf(map[level]) + 1);
 }
 
+/** Collects unreferenced blobs at start and every CORRAL_BLOB_GC_INTERVAL. */
+function startBlobCollector(registry: ModelRegistry, config: CorralConfig, logger: Logger): { stop(): void } {
+  let running = false;
+  const run = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const removed = await registry.collectGarbage(config.blobGcGraceMs);
+      if (removed.length) logger.log(`collected ${removed.length} unreferenced blob(s)`);
+    } catch (e) {
+      logger.warn(`blob collection failed: ${(e as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  void run();
+  const timer =
+    config.blobGcIntervalMs > 0 ? setInterval(() => void run(), config.blobGcIntervalMs) : undefined;
+  timer?.unref();
+  return { stop: () => timer && clearInterval(timer) };
+}
+
 export async function startServer(config: CorralConfig): Promise<RunningServer> {
   const logger = new Logger('Corral');
   Logger.overrideLogger(nestLevels(config.logLevel));
@@ -68,7 +90,11 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   const boot = await bootstrapAuth(database, config.home);
   if (boot.keyFile) logger.log(`First start: admin API key written to ${boot.keyFile} (mode 0600)`);
   // --- end auth ---
-  const registry = createRegistry({ modelsDir: config.modelsDir });
+  const registry = createRegistry({ modelsDir: config.modelsDir, importDirs: config.importDirs });
+  // A crashed gateway's temp files go now, not at the first registry request. A read-only models
+  // directory still serves its models; writes answer 503.
+  await registry.init().catch((e: Error) => logger.warn(e.message));
+  const collector = startBlobCollector(registry, config, logger);
   const base: SchedulerOptions = {
     maxLoadedModels: config.maxLoadedModels,
     maxQueue: config.maxQueue,
@@ -172,6 +198,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
       if (closed) return;
       closed = true;
       keeper.stop();
+      collector.stop();
       // Let in-flight requests finish, but not forever: after the grace period the workers are
       // stopped, which ends the remaining generations with an error and lets the server close.
       const grace = setTimeout(() => void workers.close(), SHUTDOWN_GRACE_MS);

@@ -26,14 +26,13 @@ import { auditFacts } from '@corral/audit';
 import { AdminAction, Scopes } from '@corral/auth';
 import { CorralError } from '@corral/common';
 import { normalizeDigest, parseManifest, shortModelName, type ModelRegistry } from '@corral/registry';
-import { REGISTRY } from '@corral/serving';
+import type { CorralConfig } from '@corral/config';
+import { CONFIG, REGISTRY } from '@corral/serving';
 import { MAX_MANIFEST_BYTES } from '../client/registry-client';
 import { OciError, OciExceptionFilter } from './oci-errors';
 import { API_VERSION_HEADER } from './registry-api.controller';
 import { assertNameAllowed, callerOf, parseDigestParam, repoName } from './repository';
 import { UploadStore } from './upload-store';
-
-const SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 @Controller('v2')
 @UseFilters(OciExceptionFilter)
@@ -42,14 +41,23 @@ export class UploadsController implements OnModuleInit, OnModuleDestroy {
   private readonly uploads: UploadStore;
   private timer?: NodeJS.Timeout;
 
-  constructor(@Inject(REGISTRY) private readonly registry: ModelRegistry) {
+  constructor(
+    @Inject(REGISTRY) private readonly registry: ModelRegistry,
+    @Inject(CONFIG) private readonly config: CorralConfig,
+  ) {
     this.uploads = new UploadStore(registry.options.modelsDir);
   }
 
+  /** Sessions idle longer than CORRAL_BLOB_GC_GRACE are abandoned: at start and on a timer. */
   onModuleInit(): void {
-    void this.uploads.sweep().catch(() => undefined);
-    this.timer = setInterval(() => void this.uploads.sweep().catch(() => undefined), SWEEP_EVERY_MS);
-    this.timer.unref();
+    const idle = this.config.blobGcGraceMs;
+    const sweep = () => void this.uploads.sweep(idle).catch(() => undefined);
+    sweep();
+    const every = this.config.blobGcIntervalMs;
+    if (every > 0) {
+      this.timer = setInterval(sweep, every);
+      this.timer.unref();
+    }
   }
 
   onModuleDestroy(): void {

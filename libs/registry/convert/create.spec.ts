@@ -30,7 +30,8 @@ beforeAll(async () => {
   hf = (await buildTinyHf(path.join(root, 'qwen-hf'), { family: 'qwen2', dtype: 'F16', shards: 2 })).dir;
 });
 beforeEach(() => {
-  reg = createRegistry({ modelsDir: path.join(root, `models-${Date.now()}`) });
+  // The legacy FROM-path tests import from the test folder (CORRAL_IMPORT_DIRS).
+  reg = createRegistry({ modelsDir: path.join(root, `models-${Date.now()}`), importDirs: [root] });
 });
 afterAll(() => fs.rm(root, { recursive: true, force: true }));
 
