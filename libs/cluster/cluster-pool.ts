@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { workerStallTimeoutMs } from '@corral/config';
 import type { WorkerLink, WorkerSource } from '@corral/dispatch';
 import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from './keys';
 import { connectRedis, withDeadline } from './redis';
@@ -22,7 +23,15 @@ export interface ClusterPoolOptions {
   gatewayId?: string;
   /** How often the worker list is read. Defaults to 1 s. */
   pollMs?: number;
+  /**
+   * A worker whose heartbeat has not changed for this long is declared gone (a stopped process keeps
+   * its TCP connections, so only the heartbeat's content tells). Defaults to CORRAL_WORKER_STALL_TIMEOUT, else 10 s.
+   */
+  stallTimeoutMs?: number;
 }
+
+/** How long a gateway's tombstone for a worker it declared gone stays in Redis. */
+const TOMBSTONE_TTL_MS = 10 * 60_000;
 
 /** A job the worker does not list as running this long after it was sent is lost (e.g. Redis restarted). */
 const LOST_JOB_GRACE_MS = 15_000;
@@ -42,8 +51,12 @@ export class ClusterPool implements WorkerSource {
   private closing = false;
   private readerDone?: Promise<void>;
   private redisDown = false;
+  /** When the Redis connection last became ready: heartbeats lost in a restart need a beat to return. */
+  private redisReadyAt = Date.now();
+  private readonly stallMs: number;
 
   constructor(private readonly opts: ClusterPoolOptions) {
+    this.stallMs = opts.stallTimeoutMs ?? workerStallTimeoutMs();
     this.gatewayId = opts.gatewayId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.keys = new ClusterKeys(opts.prefix);
     this.redis = connectRedis(opts.redisUrl, `corral-gateway-${this.gatewayId}`);
@@ -55,6 +68,7 @@ export class ClusterPool implements WorkerSource {
     this.redis.on('ready', () => {
       if (this.redisDown) this.logger.log('Redis connection restored');
       this.redisDown = false;
+      this.redisReadyAt = Date.now();
     });
   }
 
@@ -153,6 +167,7 @@ export class ClusterPool implements WorkerSource {
       this.lastSeen.set(id, now);
       const link = this.links.get(id);
       if (link && !link.gone) {
+        if (status.at !== link.status.at) link.freshAt = now;
         link.status = status;
         link.info = status.info;
         this.reapLostJobs(link, status);
@@ -161,6 +176,18 @@ export class ClusterPool implements WorkerSource {
       this.up(id, status);
     });
     for (const link of this.workers()) {
+      // A stopped worker's key lapses only a TTL after its last beat; its heartbeat's `at` stops
+      // changing at once. Measured on this gateway's clock (no clock skew), and not right after a
+      // Redis restart, when every worker needs a beat to write its key again.
+      const silent = now - link.freshAt;
+      if (silent > this.stallMs && now - this.redisReadyAt > this.stallMs) {
+        this.down(
+          link,
+          `it stopped responding: its heartbeat has not changed for ${(silent / 1000).toFixed(0)} s`,
+          true,
+        );
+        continue;
+      }
       if (present.has(link.id)) continue;
       const seen = this.lastSeen.get(link.id) ?? 0;
       if (now - seen > HEARTBEAT_TTL_MS) {
@@ -199,10 +226,15 @@ export class ClusterPool implements WorkerSource {
     for (const cb of this.upCbs) cb(link);
   }
 
-  private down(link: RedisWorkerLink, reason: string): void {
+  private down(link: RedisWorkerLink, reason: string, stalled = false): void {
     if (link.gone) return;
     this.logger.warn(`worker ${link.id} is gone: ${reason}`);
-    link.markGone(reason);
+    // A worker cannot be killed from here: if it comes back, the tombstone tells it to drop what it
+    // was doing (this gateway has failed or re-dispatched those jobs) before it announces itself again.
+    void this.redis
+      .set(this.keys.dead(link.id), String(link.status.at), 'PX', TOMBSTONE_TTL_MS)
+      .catch(() => undefined);
+    link.markGone(reason, stalled);
     this.links.delete(link.id);
     void link.close();
     // Whatever is still queued for it will never run: drop the queue's keys (a worker that was only

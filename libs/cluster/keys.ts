@@ -21,6 +21,14 @@ export class ClusterKeys {
   replies(gatewayId: string): string {
     return `${this.prefix}:replies:${gatewayId}`;
   }
+  /**
+   * Written by a gateway that declared a worker gone (its heartbeat lapsed or stopped changing), with
+   * the `at` of the last heartbeat it saw. A worker that comes back (SIGCONT, a healed partition)
+   * finds it and rejoins clean: it drops its jobs and models before its next heartbeat.
+   */
+  dead(workerId: string): string {
+    return `${this.prefix}:dead:${workerId}`;
+  }
   /** Pub/sub channel through which gateways cancel jobs on a worker. */
   cancel(workerId: string): string {
     return `${this.prefix}:cancel:${workerId}`;

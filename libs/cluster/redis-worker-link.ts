@@ -29,6 +29,10 @@ export class RedisWorkerLink implements WorkerLink {
   private readonly messageCbs: ((m: FromWorker) => void)[] = [];
   private readonly exitCbs: ((reason: string) => void)[] = [];
   private exited = false;
+  /** Set when the worker was declared gone for a heartbeat that stopped changing (a stopped process). */
+  stalled = false;
+  /** Local time the last heartbeat with a new `at` was read (ClusterPool's stall watchdog). */
+  freshAt = Date.now();
   /** Jobs sent and not yet answered with a terminal message. */
   readonly outstanding = new Map<string, number>();
 
@@ -142,8 +146,9 @@ export class RedisWorkerLink implements WorkerLink {
     this.exitCbs.push(cb);
   }
 
-  markGone(reason: string): void {
+  markGone(reason: string, stalled = false): void {
     if (this.exited) return;
+    this.stalled = stalled;
     this.exited = true;
     this.outstanding.clear();
     for (const cb of this.exitCbs) cb(reason);

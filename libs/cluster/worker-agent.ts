@@ -54,6 +54,8 @@ interface RunningJob {
   gateway: string;
   type: ToWorker['type'];
   key?: string;
+  /** Its gateway has given up on it (this worker was declared gone): no output, one error at the end. */
+  abandoned?: boolean;
 }
 
 interface Held {
@@ -88,6 +90,9 @@ export class WorkerAgent {
   private stopping = false;
   private internalSeq = 0;
   private lastLoaded: LoadedModel[] = [];
+  /** When this worker last (re)joined: a gateway's tombstone older than that is already dealt with. */
+  private joinedAt = Date.now();
+  private lastTick = Date.now();
 
   constructor(private readonly opts: WorkerAgentOptions) {
     this.id = opts.id ?? `${hostname()}-${process.pid}`;
@@ -134,6 +139,7 @@ export class WorkerAgent {
     await this.bull.waitUntilReady();
 
     await this.heartbeat();
+    this.lastTick = Date.now();
     this.beat = setInterval(() => void this.tick(), HEARTBEAT_MS);
     log(
       `worker ${this.id} joined the cluster (prefix ${this.opts.prefix}): backend ${this.info.backend}, ` +
@@ -143,7 +149,14 @@ export class WorkerAgent {
   }
 
   private async tick(): Promise<void> {
+    const now = Date.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    if (gap > HEARTBEAT_TTL_MS)
+      this.opts.log(`this worker did not run for ${(gap / 1000).toFixed(1)} s (stopped or starved)`);
     try {
+      // Before the heartbeat: a worker that was declared gone must not be offered jobs until it is clean.
+      await this.rejoinIfDeclaredGone();
       await this.heartbeat();
       await this.checkGateways();
     } catch (e) {
@@ -151,6 +164,39 @@ export class WorkerAgent {
     }
     const old = Date.now() - 60_000;
     for (const [id, at] of this.earlyCancels) if (at < old) this.earlyCancels.delete(id);
+  }
+
+  /**
+   * A gateway that declared this worker gone (it stopped answering: SIGSTOP, a long partition) has
+   * failed or re-dispatched its jobs and forgotten its models here. So the worker drops them too: its
+   * jobs end (their gateways get one error, never the tokens generated meanwhile), every model is
+   * unloaded, and the next heartbeat announces an empty worker that gateways take as a new one.
+   */
+  private async rejoinIfDeclaredGone(): Promise<void> {
+    const key = this.keys.dead(this.id);
+    const raw = await withDeadline(this.redis.get(key), HEARTBEAT_MS, 'tombstone');
+    if (raw === null) return;
+    await this.redis.del(key).catch(() => undefined);
+    // Written about a heartbeat from before the last rejoin (a second gateway, late): already handled.
+    if (!(Number(raw) >= this.joinedAt)) return;
+    this.joinedAt = Date.now();
+    let dropped = 0;
+    for (const [id, job] of this.jobs) {
+      if (!job.gateway || job.abandoned) continue;
+      job.abandoned = true;
+      dropped++;
+      this.opts.host.handle({ type: 'cancel', id });
+    }
+    const models = [...this.models.entries()];
+    for (const [key, h] of models) {
+      h.holders.clear();
+      this.unloadNow(key);
+    }
+    this.earlyCancels.clear();
+    this.opts.log(
+      `worker ${this.id} was declared gone by a gateway (it stopped responding); dropped ${dropped} job(s) ` +
+        `and ${models.length} model(s), rejoining the cluster clean`,
+    );
   }
 
   async status(): Promise<WorkerStatus> {
@@ -377,7 +423,21 @@ export class WorkerAgent {
       this.jobs.delete(m.id);
       this.settle(job, m);
     }
-    if (job.gateway) void this.send(job.gateway, m);
+    if (!job.gateway) return;
+    if (job.abandoned) {
+      // Its request has ended on the gateway (failed or re-dispatched under another id): nothing it
+      // produced since may reach anyone; a gateway that still waits (it had not declared this worker
+      // gone) gets a clear error instead.
+      if (!TERMINAL.has(m.type)) return;
+      void this.send(job.gateway, {
+        type: 'error',
+        id: m.id,
+        code: 'internal',
+        message: `worker ${this.id} stopped responding and was declared gone; the job was dropped`,
+      });
+      return;
+    }
+    void this.send(job.gateway, m);
   }
 
   /** Bookkeeping when a job ends: active counts, and reservations of loads that failed or unloads. */
@@ -387,7 +447,8 @@ export class WorkerAgent {
     if (!h) return;
     if ((job.type === 'generate' || job.type === 'embed') && h.active > 0) h.active--;
     if (m.type === 'unloaded') {
-      if (h.holders.size === 0 || job.gateway === '') this.models.delete(job.key);
+      // A gateway may have taken the model up again while the agent's own unload ran (after a rejoin).
+      if (h.holders.size === 0) this.models.delete(job.key);
       return;
     }
     if (m.type === 'error' && (m.code === 'model_load_failed' || m.code === 'out_of_memory')) {

@@ -46,6 +46,8 @@ export const ENV_KEYS = {
     'Largest JSON request body in bytes. Defaults to 33554432 (32 MiB). Blob uploads stream and are not limited by it.',
   CORRAL_LOG_LEVEL: 'fatal, error, warn, info, debug or trace. Defaults to info.',
   CORRAL_REQUEST_TIMEOUT: 'Longest wait for a worker to answer a load (duration). Defaults to 10m.',
+  CORRAL_WORKER_STALL_TIMEOUT:
+    'How long a worker may send no heartbeat (it sends one every second, from a timer that keeps running during model loads and decoding) before it is declared stuck: its requests fail (or are re-dispatched), a forked worker is killed (SIGKILL) and restarted, a cluster worker is marked down (duration, at least 2s). Defaults to 10s.',
   CORRAL_AUTH_ANONYMOUS:
     'loopback: requests from 127.0.0.1/::1 without credentials act as the admin (single-user laptop). Defaults to off.',
   CORRAL_DB_SCHEMA:
@@ -123,6 +125,10 @@ const EnvSchema = z.object({
   CORRAL_BODY_LIMIT: int(1024).default(32 * 1024 * 1024),
   CORRAL_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   CORRAL_REQUEST_TIMEOUT: z.string().default('10m'),
+  CORRAL_WORKER_STALL_TIMEOUT: z
+    .string()
+    .refine((v) => (parseDuration(v) ?? 0) >= 2000, 'must be a duration of at least 2s, like 10s')
+    .default('10s'),
   CORRAL_AUTH_ANONYMOUS: z.enum(['loopback', 'off']).default('off'),
   CORRAL_DB_SCHEMA: z
     .string()
@@ -193,6 +199,8 @@ export interface CorralConfig {
   bodyLimit: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   loadTimeoutMs: number;
+  /** CORRAL_WORKER_STALL_TIMEOUT: a worker silent this long is declared stuck. Defaults to 10 s. */
+  workerStallTimeoutMs: number;
   cpuCores: number;
   /** Credential-less access from loopback addresses. Defaults to 'off'. */
   authAnonymous: 'loopback' | 'off';
@@ -300,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     bodyLimit: e.CORRAL_BODY_LIMIT,
     logLevel: e.CORRAL_LOG_LEVEL,
     loadTimeoutMs: timeout,
+    workerStallTimeoutMs: parseDuration(e.CORRAL_WORKER_STALL_TIMEOUT)!,
     cpuCores: cpus().length,
     authAnonymous: e.CORRAL_AUTH_ANONYMOUS,
     dbSchema: e.CORRAL_DB_SCHEMA,
@@ -335,4 +344,13 @@ function clusterConfig(e: z.infer<typeof EnvSchema>): CorralConfig['cluster'] {
       'invalid configuration:\n  CORRAL_CLUSTER: cluster mode needs REDIS_URL (the coordination Redis)',
     );
   return { redisUrl: e.REDIS_URL, prefix: e.CORRAL_CLUSTER_PREFIX, placement: e.CORRAL_PLACEMENT };
+}
+
+/**
+ * CORRAL_WORKER_STALL_TIMEOUT in ms, for the worker pools that are built without the config object;
+ * an unset or invalid value (loadConfig refuses those at boot) gives the default, 10 s.
+ */
+export function workerStallTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const ms = parseDuration(env.CORRAL_WORKER_STALL_TIMEOUT?.trim() || '10s');
+  return ms !== undefined && ms >= 2000 ? ms : 10_000;
 }

@@ -265,4 +265,21 @@ export const FromWorkerSchema = z.discriminatedUnion('type', [
   ErrorMsg,
 ]);
 export type FromWorker = z.infer<typeof FromWorkerSchema>;
+
+/**
+ * Liveness, embedded transport only: a forked worker sends one every `CORRAL_WORKER_HEARTBEAT_MS`
+ * (1 s) from a timer on its main thread, which keeps running while llama.cpp loads and decodes on
+ * other threads. The link consumes it (it never reaches the scheduler); a worker that sends nothing
+ * for the stall timeout is declared stuck (worker-link.ts). `jobs`: jobs running, for logs.
+ */
+export const HeartbeatMsg = z.object({
+  type: z.literal('heartbeat'),
+  at: z.number(),
+  jobs: z.number().int().nonnegative(),
+});
+export type Heartbeat = z.infer<typeof HeartbeatMsg>;
+
+/** How often a forked worker sends a heartbeat, in ms (the gateway sets it in the worker's env). */
+export const HEARTBEAT_ENV = 'CORRAL_WORKER_HEARTBEAT_MS';
+export const DEFAULT_HEARTBEAT_MS = 1000;
 export type DoneResult = z.infer<typeof DoneMsg>;

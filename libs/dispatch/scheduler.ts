@@ -147,10 +147,16 @@ const TargetSpecSchema = ModelSpecSchema.omit({ key: true, name: true });
 /** A worker had no room for the model (out_of_memory even after evicting). */
 class LoadRefused extends Error {}
 
-/** The worker died under a request/response job (as opposed to answering with an error). */
+/**
+ * The worker died under a request/response job (as opposed to answering with an error). One that
+ * stopped answering (stall watchdog) is a 503: nothing ran, and a retry may find a restarted worker.
+ */
 class WorkerGone extends CorralError {
-  constructor(reason: string) {
-    super('worker_failed', `inference worker stopped (${reason})`);
+  constructor(reason: string, stalled = false) {
+    super(
+      stalled ? 'unavailable' : 'worker_failed',
+      stalled ? `inference worker stopped responding (${reason})` : `inference worker stopped (${reason})`,
+    );
   }
 }
 
@@ -191,7 +197,15 @@ export class Scheduler {
       }
       for (const waiter of inst.waiters.splice(0)) {
         waiter.reject(
-          new CorralError('worker_failed', `the worker running '${inst.target.name}' stopped (${reason})`),
+          w.stalled
+            ? new CorralError(
+                'unavailable',
+                `the worker running '${inst.target.name}' stopped responding (${reason})`,
+              )
+            : new CorralError(
+                'worker_failed',
+                `the worker running '${inst.target.name}' stopped (${reason})`,
+              ),
         );
       }
     }
@@ -213,7 +227,7 @@ export class Scheduler {
         },
         onWorkerGone: (reason) => {
           this.jobs.delete(id);
-          reject(new WorkerGone(reason));
+          reject(new WorkerGone(reason, worker.stalled === true));
         },
       });
       worker.send(build(id));
@@ -430,7 +444,9 @@ export class Scheduler {
             // With a placement (cluster), a worker without room or one that died is not the end:
             // the next candidate is tried.
             const retryable =
-              e instanceof LoadRefused || (e instanceof CorralError && e.code === 'worker_failed');
+              e instanceof LoadRefused ||
+              e instanceof WorkerGone ||
+              (e instanceof CorralError && e.code === 'worker_failed');
             if (!this.opts.placement || !retryable || i + 1 >= order.length) {
               if (e instanceof LoadRefused) throw new CorralError('model_load_failed', e.message);
               throw e;
@@ -569,8 +585,14 @@ export class Scheduler {
           events.end();
           return;
         }
+        // Before any token the error is still the HTTP answer: a stuck worker is a 503 (retry later).
+        if (inst.worker.stalled && !streamed) {
+          events.fail(new CorralError('unavailable', `inference worker stopped responding (${reason})`));
+          return;
+        }
+        const what = inst.worker.stalled ? 'stopped responding' : 'stopped';
         events.fail(
-          new CorralError('worker_failed', `inference worker stopped while generating (${reason})`),
+          new CorralError('worker_failed', `inference worker ${what} while generating (${reason})`),
         );
       },
     });

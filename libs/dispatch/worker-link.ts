@@ -6,13 +6,27 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { workerStallTimeoutMs } from '@corral/config';
 import { unpackChunkBatch } from './chunk-batch';
-import { FromWorkerSchema, type FromWorker, type ToWorkerInput, type WorkerInfo } from './protocol';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  FromWorkerSchema,
+  HEARTBEAT_ENV,
+  type FromWorker,
+  type ToWorkerInput,
+  type WorkerInfo,
+} from './protocol';
+import { StallWatch } from './stall-watch';
 
 export interface WorkerLink {
   readonly id: string;
   /** Set once the worker has said hello. */
   info?: WorkerInfo;
+  /**
+   * Set (before the exit callbacks run) when the worker was declared gone because it stopped
+   * answering (no heartbeat for the stall timeout), as opposed to crashing or exiting.
+   */
+  readonly stalled?: boolean;
   send(msg: ToWorkerInput): void;
   onMessage(cb: (m: FromWorker) => void): void;
   /** Called once when the worker is gone, with a human reason. */
@@ -34,6 +48,13 @@ export interface ChildWorkerOptions {
   entry?: string;
   /** Receives the worker's stderr lines (logs). Defaults to the gateway's stderr. */
   log?: (line: string) => void;
+  /**
+   * A worker that sends nothing (not even its heartbeat) this long is declared stuck, killed with
+   * SIGKILL (a stopped process ignores SIGTERM) and reported gone. Defaults to CORRAL_WORKER_STALL_TIMEOUT, else 10 s.
+   */
+  stallTimeoutMs?: number;
+  /** How often the worker sends a heartbeat. Defaults to 1 s (at most a quarter of the stall timeout). */
+  heartbeatMs?: number;
 }
 
 export class ChildProcessWorkerLink implements WorkerLink {
@@ -43,12 +64,16 @@ export class ChildProcessWorkerLink implements WorkerLink {
   private readonly messageCbs: ((m: FromWorker) => void)[] = [];
   private readonly exitCbs: ((reason: string) => void)[] = [];
   private exited = false;
+  private stalledFlag = false;
+  private readonly watch: StallWatch;
 
   constructor(opts: ChildWorkerOptions) {
     this.id = opts.id;
     const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+    const stallMs = opts.stallTimeoutMs ?? workerStallTimeoutMs();
+    const beatMs = opts.heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_MS, Math.floor(stallMs / 4));
     this.child = fork(opts.entry ?? workerEntry(), [], {
-      env: { ...process.env, ...opts.env, CORRAL_WORKER_ID: opts.id },
+      env: { ...process.env, ...opts.env, CORRAL_WORKER_ID: opts.id, [HEARTBEAT_ENV]: String(beatMs) },
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       execArgv: [],
@@ -58,8 +83,23 @@ export class ChildProcessWorkerLink implements WorkerLink {
     };
     this.child.stdout?.on('data', forward);
     this.child.stderr?.on('data', forward);
+    this.watch = new StallWatch({
+      timeoutMs: stallMs,
+      onStall: (silentMs) => {
+        const reason =
+          `it stopped responding: no heartbeat for ${(silentMs / 1000).toFixed(1)} s ` +
+          `(CORRAL_WORKER_STALL_TIMEOUT ${(stallMs / 1000).toFixed(0)} s); killed`;
+        log(`[gateway] worker ${this.id} (pid ${this.child.pid}) ${reason} with SIGKILL`);
+        this.stalledFlag = true;
+        this.child.kill('SIGKILL');
+        // Fail its requests now: the exit event of a killed process follows, but nothing waits for it.
+        this.markExited(reason);
+      },
+    });
     this.child.on('message', (envelope) => {
+      this.watch.heard();
       for (const raw of unpackChunkBatch(envelope)) {
+        if (isHeartbeat(raw)) continue;
         if (isWellFormedChunk(raw)) {
           for (const cb of this.messageCbs) cb(raw);
           continue;
@@ -82,7 +122,17 @@ export class ChildProcessWorkerLink implements WorkerLink {
   private markExited(reason: string): void {
     if (this.exited) return;
     this.exited = true;
+    this.watch.stop();
     for (const cb of this.exitCbs) cb(reason);
+  }
+
+  get stalled(): boolean {
+    return this.stalledFlag;
+  }
+
+  /** When the worker was last heard from (any message, its heartbeat included), epoch ms. */
+  get lastHeardAt(): number {
+    return this.watch.lastHeardAt;
   }
 
   get pid(): number | undefined {
@@ -110,6 +160,10 @@ export class ChildProcessWorkerLink implements WorkerLink {
     await gone;
     clearTimeout(timer);
   }
+}
+
+function isHeartbeat(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'heartbeat';
 }
 
 /**

@@ -155,6 +155,11 @@ export class WorkerHost {
     }
   }
 
+  /** Jobs received and not yet answered with their last message (for heartbeats and logs). */
+  get runningJobs(): number {
+    return this.jobs.size;
+  }
+
   /** Models currently loaded (for status reports); loads still in progress are left out. */
   async loadedModels(): Promise<LoadedModel[]> {
     const settled = await Promise.allSettled(this.models.values());

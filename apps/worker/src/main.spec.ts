@@ -6,6 +6,7 @@ import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { unpackChunkBatch } from '../../../libs/dispatch/chunk-batch';
+import { type Heartbeat, HeartbeatMsg } from '../../../libs/dispatch/protocol';
 import { type FromWorker, FromWorkerSchema } from '../../../libs/inference/protocol';
 import { STORIES, describeWithModel, spec } from '../../../libs/inference/testing';
 
@@ -26,6 +27,7 @@ function build(): void {
       'libs/inference',
       'libs/dispatch',
       'libs/common',
+      'libs/config',
       '-d',
       outDir,
       '--config-file',
@@ -41,6 +43,7 @@ function build(): void {
 describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
   let child: ChildProcess;
   const received: FromWorker[] = [];
+  const beats: Heartbeat[] = [];
   let stderr = '';
 
   beforeAll(() => {
@@ -48,13 +51,17 @@ describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
     expect(existsSync(entry)).toBe(true);
     child = fork(entry, [], {
       serialization: 'advanced',
-      env: { ...process.env, CORRAL_GPU: 'cpu', CORRAL_THREADS: '1' },
+      env: { ...process.env, CORRAL_GPU: 'cpu', CORRAL_THREADS: '1', CORRAL_WORKER_HEARTBEAT_MS: '100' },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     // As the gateway's link does: a turn's chunks may arrive as one envelope.
     child.on('message', (m) => {
-      for (const message of unpackChunkBatch(m)) received.push(FromWorkerSchema.parse(message));
+      for (const message of unpackChunkBatch(m)) {
+        // Heartbeats are the link's (it consumes them); they never mix with job messages.
+        if ((message as { type?: unknown }).type === 'heartbeat') beats.push(HeartbeatMsg.parse(message));
+        else received.push(FromWorkerSchema.parse(message));
+      }
     });
   });
   afterAll(() => {
@@ -90,6 +97,12 @@ describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
     const text = received.flatMap((m) => (m.type === 'chunk' && m.id === 'g1' ? [m.text] : [])).join('');
     expect(text.startsWith(', there was a little girl named Lily')).toBe(true);
     expect(done).toMatchObject({ doneReason: 'length', completionTokens: 12 });
+
+    // The stall watchdog's heartbeat: on the requested period, with the running-job count.
+    const seen = beats.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(beats.length - seen).toBeGreaterThanOrEqual(2);
+    expect(beats.at(-1)).toMatchObject({ type: 'heartbeat', jobs: 0 });
 
     child.send({ type: 'nonsense' });
     expect(await waitFor((m) => m.type === 'error')).toMatchObject({ code: 'bad_request' });

@@ -3,7 +3,14 @@
  * the job protocol travels over that channel only: the worker opens no port.
  * stdout is left alone (a stray print there is harmless); diagnostics go to stderr.
  */
-import { type ChunkBatch, type FromWorker, chunkBatchingSender } from '@corral/dispatch';
+import {
+  type ChunkBatch,
+  DEFAULT_HEARTBEAT_MS,
+  type FromWorker,
+  HEARTBEAT_ENV,
+  type Heartbeat,
+  chunkBatchingSender,
+} from '@corral/dispatch';
 import { WorkerHost } from '@corral/inference';
 
 const prefix = `[worker ${process.pid}]`;
@@ -28,6 +35,16 @@ function main(): void {
       });
     }),
   );
+  // Liveness for the gateway's stall watchdog. A timer on this thread, not on llama.cpp's: loads and
+  // decode steps run on other threads, so a beat that stops means the whole process stopped (SIGSTOP,
+  // a blocked event loop), not that a step is slow.
+  const every = Number(process.env[HEARTBEAT_ENV]) || DEFAULT_HEARTBEAT_MS;
+  const beat = setInterval(() => {
+    if (!process.connected) return;
+    const msg: Heartbeat = { type: 'heartbeat', at: Date.now(), jobs: host.runningJobs };
+    send(msg, undefined, undefined, () => undefined);
+  }, every);
+  beat.unref();
   host.onShutdown(() => process.exit(0));
   process.on('message', (msg) => host.handle(msg));
 
