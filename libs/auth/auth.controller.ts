@@ -59,12 +59,14 @@ export class AuthController {
     const b = parseInput(LoginBody, body);
     recordChange(req, { detail: { login: 'password', email: b.email.toLowerCase() } });
     const account = `login:${b.email.toLowerCase()}`;
-    this.limiter.assertAllowed(req.ip, account);
+    // Per (account, address) and per address: a guesser elsewhere cannot lock this user out.
+    this.limiter.assertLoginAllowed(req.ip, account);
     let result;
     try {
       result = await this.sessions.login(b.email, b.password);
     } catch (e) {
-      if (e instanceof CorralError && e.code === 'unauthorized') this.limiter.recordFailure(req.ip, account);
+      if (e instanceof CorralError && e.code === 'unauthorized')
+        this.limiter.recordLoginFailure(req.ip, account);
       throw e;
     }
     recordChange(req, {

@@ -1,10 +1,13 @@
 /**
  * The global guard: every route needs a caller unless it is `@Public()`. Credentials are, in order,
  * `Authorization: Bearer <key>`, `x-api-key`, the console session cookie; with
- * CORRAL_AUTH_ANONYMOUS=loopback a credential-less request from a loopback address acts as admin.
- * Then the route's `@Scopes` and the key's model allow-list are enforced.
+ * CORRAL_AUTH_ANONYMOUS=loopback a credential-less request from a loopback address gets the model
+ * scopes (never `admin`, never a global role). Then the route's `@Scopes` and the key's model
+ * allow-list are enforced.
  *
- * Every authentication failure gets the same 401 body; only 403s say what is missing.
+ * Every authentication failure gets the same 401 body; only 403s say what is missing. A presented
+ * credential is always checked first: a correct one is never refused for others' failures, and a
+ * source that keeps failing gets 429s (slowed) instead of 401s, each one audited.
  */
 import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -16,7 +19,8 @@ import { safeEqual } from './credentials';
 import { parseApiKey } from './credentials';
 import { KeyService } from './key.service';
 import { assertModelsAllowed, modelsInRequest } from './model-access';
-import { ALL_SCOPES, setPrincipal, type Principal } from './principal';
+import { recordChange } from './admin/audit-trail';
+import { setPrincipal, type Principal } from './principal';
 import { FailureLimiter } from './rate-limit';
 import { SCOPES_METADATA, type Scope } from './scopes';
 import { CSRF_HEADER, SESSION_COOKIE, SessionService } from './session.service';
@@ -25,6 +29,20 @@ export const UNAUTHORIZED_MESSAGE = 'invalid or missing credentials';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const MODEL_SCOPES = new Set<Scope>(['inference', 'embeddings', 'models:read', 'models:write']);
+
+/**
+ * What an anonymous loopback caller may do: what Ollama's API offers (run, embed, list, pull, create
+ * and delete models) and knowledge bases, never the admin API. Browser pages are kept out by the
+ * Host and Origin checks (libs/common/http/request-guards.ts) and the JSON-only body parser.
+ */
+export const ANONYMOUS_SCOPES: ReadonlySet<Scope> = new Set<Scope>([
+  'inference',
+  'embeddings',
+  'models:read',
+  'models:write',
+  'kb:read',
+  'kb:write',
+]);
 
 export function readCookie(req: FastifyRequest, name: string): string | undefined {
   const header = req.headers.cookie;
@@ -64,7 +82,12 @@ export class AuthGuard implements CanActivate {
     const required = this.reflector.getAllAndMerge<Scope[]>(SCOPES_METADATA, targets) ?? [];
     for (const scope of required) {
       if (!principal.scopes.has(scope))
-        throw new CorralError('forbidden', `this API key lacks the '${scope}' scope`);
+        throw new CorralError(
+          'forbidden',
+          principal.kind === 'anonymous'
+            ? `anonymous loopback access never has the '${scope}' scope; send an API key`
+            : `this API key lacks the '${scope}' scope`,
+        );
     }
     if (principal.models && required.some((s) => MODEL_SCOPES.has(s))) {
       assertModelsAllowed(principal.models, modelsInRequest(req));
@@ -74,8 +97,21 @@ export class AuthGuard implements CanActivate {
 
   private async authenticate(req: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const address = req.ip;
-    const fail = (keyId?: string): never => {
-      this.limiter.recordFailure(address, keyId);
+    // A presented credential that failed is counted, audited, and past the limit answered 429
+    // after a short delay; the limiter is never consulted before a credential is checked. No
+    // credentials at all guess nothing: always a plain 401, so a misconfigured client sees why.
+    const fail = async (keyId?: string, presented = true): Promise<never> => {
+      const throttled = presented ? this.limiter.recordFailure(address, keyId) : undefined;
+      if (presented)
+        recordChange(req, {
+          action: 'auth.failure',
+          detail: { ...(keyId ? { key_id: keyId } : {}), ...(throttled ? { throttled: true } : {}) },
+        });
+      if (throttled) {
+        await this.limiter.delay();
+        void reply.header('retry-after', String(throttled.retryAfterS));
+        throw throttled;
+      }
       void reply.header('www-authenticate', 'Bearer realm="corral"');
       throw new CorralError('unauthorized', UNAUTHORIZED_MESSAGE);
     };
@@ -91,14 +127,12 @@ export class AuthGuard implements CanActivate {
     }
     if (token !== undefined) {
       const keyId = parseApiKey(token)?.id;
-      this.limiter.assertAllowed(address, keyId);
       const p = await this.keys.verify(token);
       return p ?? fail(keyId);
     }
 
     const cookie = readCookie(req, SESSION_COOKIE);
     if (cookie) {
-      this.limiter.assertAllowed(address);
       const p = await this.sessions.verify(cookie).catch((e: Error) => {
         this.logger.error(`session lookup failed: ${e.message}`);
         throw new CorralError('unavailable', 'authentication is temporarily unavailable; retry shortly');
@@ -124,12 +158,12 @@ export class AuthGuard implements CanActivate {
         kind: 'anonymous',
         userId: null,
         teamId: null,
-        globalRole: 'admin',
+        globalRole: null,
         teamRoles: {},
-        scopes: ALL_SCOPES,
+        scopes: ANONYMOUS_SCOPES,
         models: null,
       };
     }
-    return fail();
+    return fail(undefined, false);
   }
 }

@@ -46,23 +46,47 @@ describe('password strength', () => {
 });
 
 describe('failure limiter', () => {
-  it('blocks an address after too many failures until the window ends', () => {
+  it('throttles the failures of an address past the limit until the window ends', () => {
     const l = new FailureLimiter({ windowMs: 1000, perAddress: 3, perKey: 2 });
-    for (let i = 0; i < 3; i++) {
-      expect(() => l.assertAllowed('10.0.0.1', undefined, 0)).not.toThrow();
-      l.recordFailure('10.0.0.1', undefined, 0);
-    }
-    expect(() => l.assertAllowed('10.0.0.1', undefined, 10)).toThrow(CorralError);
-    expect(() => l.assertAllowed('10.0.0.2', undefined, 10)).not.toThrow();
-    expect(() => l.assertAllowed('10.0.0.1', undefined, 1001)).not.toThrow();
+    for (let i = 0; i < 3; i++) expect(l.recordFailure('10.0.0.1', undefined, 0)).toBeUndefined();
+    const t = l.recordFailure('10.0.0.1', undefined, 10);
+    expect(t).toBeInstanceOf(CorralError);
+    expect(t?.status).toBe(429);
+    expect(t?.retryAfterS).toBe(1);
+    expect(l.recordFailure('10.0.0.2', undefined, 10)).toBeUndefined();
+    // Throttled failures do not extend the window.
+    expect(l.recordFailure('10.0.0.1', undefined, 1001)).toBeUndefined();
   });
 
-  it('blocks a key id attacked from many addresses', () => {
+  it('throttles failures naming a key id attacked from many addresses', () => {
     const l = new FailureLimiter({ perAddress: 100, perKey: 2 });
     l.recordFailure('a', 'k1', 0);
     l.recordFailure('b', 'k1', 0);
-    expect(() => l.assertAllowed('c', 'k1', 1)).toThrow(/too many failed authentication attempts/);
-    expect(() => l.assertAllowed('c', 'k2', 1)).not.toThrow();
+    expect(l.recordFailure('c', 'k1', 1)?.message).toMatch(/too many failed authentication attempts/);
+    expect(l.recordFailure('c', 'k2', 1)).toBeUndefined();
+  });
+
+  it('holds back at most maxDelayed throttled answers at once', async () => {
+    const l = new FailureLimiter({ delayMs: 200, maxDelayed: 2 });
+    const started = Date.now();
+    const held = [l.delay(), l.delay()];
+    await l.delay(); // the third is answered at once
+    expect(Date.now() - started).toBeLessThan(150);
+    await Promise.all(held);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  it('limits logins per account and address, so another address still signs in', () => {
+    const l = new FailureLimiter({ windowMs: 1000, perLogin: 2, perLoginAddress: 5 });
+    l.recordLoginFailure('10.0.0.9', 'login:olive@example.com', 0);
+    l.recordLoginFailure('10.0.0.9', 'login:olive@example.com', 0);
+    expect(() => l.assertLoginAllowed('10.0.0.9', 'login:olive@example.com', 1)).toThrow(/too many/);
+    expect(() => l.assertLoginAllowed('10.0.0.5', 'login:olive@example.com', 1)).not.toThrow();
+    expect(() => l.assertLoginAllowed('10.0.0.9', 'login:bob@example.com', 1)).not.toThrow();
+    // Spraying many accounts from one address hits the per-address limit.
+    for (const who of ['a', 'b', 'c']) l.recordLoginFailure('10.0.0.9', `login:${who}`, 2);
+    expect(() => l.assertLoginAllowed('10.0.0.9', 'login:bob@example.com', 3)).toThrow(/too many/);
+    expect(() => l.assertLoginAllowed('10.0.0.9', 'login:bob@example.com', 1001)).not.toThrow();
   });
 });
 

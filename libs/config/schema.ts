@@ -8,6 +8,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 import { parseHost } from './host';
+import { HTTP_ENV_KEYS, HTTP_ENV_SCHEMA, httpConfig, type HttpConfig } from './http';
 import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
 import { REGISTRY_ENV_KEYS, REGISTRY_ENV_SCHEMA, registryConfig, type RegistryConfig } from './registry';
 
@@ -82,6 +83,7 @@ export const ENV_KEYS = {
     'How often (duration) unreferenced blobs and stale upload sessions are collected; they are also collected at start. 0 collects only at start. Defaults to 10m.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
+  ...HTTP_ENV_KEYS,
 } as const;
 
 const PIN_RULE =
@@ -175,6 +177,7 @@ const EnvSchema = z.object({
     .default('10m'),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
+  ...HTTP_ENV_SCHEMA,
 });
 
 export interface CorralConfig {
@@ -218,6 +221,8 @@ export interface CorralConfig {
   oidc?: OidcConfig;
   /** Pull and push between registries (CORRAL_REGISTRY_*, CORRAL_PULL_*). */
   registry: RegistryConfig;
+  /** Browser origins and the version header (CORRAL_ORIGINS, OLLAMA_ORIGINS, CORRAL_VERSION_HEADER). */
+  http: HttpConfig;
   /** Cluster mode (CORRAL_CLUSTER=1 with REDIS_URL); undefined in the embedded mode. */
   cluster?: { redisUrl: string; prefix: string; placement: 'binpack' | 'spread' };
   /** Key prefix a `corral worker` joins under (also set without cluster mode). */
@@ -318,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     auditEnabled: e.CORRAL_AUDIT === 'on',
     oidc: oidcConfig(e),
     registry: registryConfig(e),
+    http: httpConfig(e),
     cluster: clusterConfig(e),
     clusterPrefix: e.CORRAL_CLUSTER_PREFIX,
     pins: e.CORRAL_PIN ? (parsePins(e.CORRAL_PIN) ?? []) : [],

@@ -36,7 +36,7 @@ export class StreamWriter {
     raw.writeHead(200, {
       ...set,
       'content-type': contentType,
-      'cache-control': 'no-cache',
+      'cache-control': 'no-store',
       'x-request-id': String(reply.request.id),
       ...extraHeaders,
     });

@@ -32,7 +32,15 @@ import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
 import { installBodyParser } from './body-parser';
 import { AuditInterceptor } from '@corral/audit';
-import { bootstrapAuth } from '@corral/auth';
+import { bootstrapAuth, principalOf } from '@corral/auth';
+import {
+  MAX_PARAM_LENGTH,
+  OriginAllowList,
+  clientErrorHandler,
+  frameworkErrors,
+  installRequestGuards,
+  installSecurityHeaders,
+} from '@corral/common';
 
 export interface RunningServer {
   url: string;
@@ -157,6 +165,10 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
     bodyLimit: config.bodyLimit,
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     requestIdHeader: false,
+    // What Fastify and Node answer before a route runs (414, a NUL in a header) speaks the dialect.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
   });
   const root = AppModule.with({ config, database, registry, scheduler, workers: snapshot });
   const app = await NestFactory.create<NestFastifyApplication>(root, adapter, {
@@ -165,11 +177,19 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   });
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
+  installSecurityHeaders(fastify);
   // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
   fastify.addHook('onRequest', app.get(AuditInterceptor).hook);
+  // After the audit hook, so refused cross-site and rebinding requests are audited too.
+  installRequestGuards(fastify, {
+    boundHost: config.host,
+    origins: new OriginAllowList(config.http.origins),
+  });
   fastify.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    reply.header('x-corral-version', CORRAL_VERSION);
+    const mode = config.http.versionHeader;
+    if (mode === 'always' || (mode === 'authenticated' && principalOf(req)))
+      reply.header('x-corral-version', CORRAL_VERSION);
   });
   await app.listen(config.port, config.host);
   await workers.waitReady(120_000).catch((e: Error) => logger.error(e.message));

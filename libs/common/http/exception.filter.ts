@@ -28,6 +28,12 @@ export function describeError(e: unknown): {
       const m = (res as { message: unknown }).message;
       message = Array.isArray(m) ? m.join('; ') : String(m);
     }
+    // No OPTIONS route exists until a CORS layer adds preflight answers (it registers its own).
+    if (status === 404 && /^Cannot OPTIONS /.test(message))
+      return {
+        status,
+        message: 'OPTIONS is not supported here: cross-origin (CORS) requests are not enabled',
+      };
     if (status === 404 && /^Cannot (GET|POST|PUT|DELETE|PATCH|HEAD)/.test(message))
       message = '404 page not found';
     return { status, message };
@@ -36,7 +42,8 @@ export function describeError(e: unknown): {
   if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
       return { status: 413, message: 'request body is too large', code: 'payload_too_large' };
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, message: fe.message };
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return { status: 415, message: fe.message, code: 'unsupported_media_type' };
     if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
       return { status: 400, message: 'request body is empty', code: 'bad_request' };
     if (e instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || /JSON/.test(fe.message)) {
