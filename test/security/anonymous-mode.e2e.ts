@@ -156,6 +156,20 @@ describe('anonymous loopback mode and browsers', () => {
       });
       expect({ origin, status: r.status }).toEqual({ origin, status: 200 });
     }
+    // Look-alikes of allowed origins are foreign.
+    for (const origin of [
+      'http://localhost.evil.example',
+      'http://127.0.0.1.evil.example:8080',
+      'https://app.example.com.evil.example',
+      'https://evilcorp.example',
+      `http://evil.example:${port}`,
+    ]) {
+      const r = await send(corral.url, '/api/chat', {
+        body: chat,
+        headers: { origin, 'sec-fetch-site': 'cross-site', 'content-type': 'application/json' },
+      });
+      expect({ origin, status: r.status }).toEqual({ origin, status: 403 });
+    }
     // Reads are not state changes: a foreign Origin on a GET is answered (the browser, without CORS
     // headers, keeps the answer from the page).
     expect(
