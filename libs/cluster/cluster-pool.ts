@@ -11,11 +11,10 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { workerStallTimeoutMs } from '@corral/config';
 import type { WorkerLink, WorkerSource } from '@corral/dispatch';
-import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from './keys';
+import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS, type QueuedJob } from './keys';
 import { connectRedis, withDeadline } from './redis';
 import { RedisWorkerLink } from './redis-worker-link';
 import { type WorkerStatus, WorkerStatusSchema } from './status';
-import type { QueuedJob } from './worker-agent';
 
 export interface ClusterPoolOptions {
   redisUrl: string;

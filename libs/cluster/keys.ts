@@ -43,6 +43,13 @@ export class ClusterKeys {
   }
 }
 
+/** What a job in a worker's queue carries besides the protocol message. */
+export interface QueuedJob {
+  msg: unknown;
+  gateway: string;
+  sentAt: number;
+}
+
 /** Heartbeat period and the TTL after which a silent worker or gateway counts as gone. */
 export const HEARTBEAT_MS = 2000;
 export const HEARTBEAT_TTL_MS = 6000;

@@ -13,7 +13,7 @@ import type { ModelSpec, Placement, WorkerLink } from '@corral/dispatch';
 import { estimateFootprint } from './estimate';
 import type { ClusterPool } from './cluster-pool';
 import type { Pins } from './pins';
-import { digestOfPath } from './blob-source';
+import { digestOfPath } from './worker/blob-source';
 import { freeBytes, type WorkerStatus } from './status';
 
 export type PlacementPolicy = 'binpack' | 'spread';

@@ -15,8 +15,7 @@ import {
   type WorkerLink,
   isWellFormedChunk,
 } from '@corral/dispatch';
-import type { ClusterKeys } from './keys';
-import type { QueuedJob } from './worker-agent';
+import type { ClusterKeys, QueuedJob } from './keys';
 import type { WorkerStatus } from './status';
 
 /** How long a job may sit unsent while Redis is unreachable before it fails. */

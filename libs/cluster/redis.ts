@@ -1,5 +1,6 @@
 /** Redis connections for the cluster: reconnect forever with capped backoff (a Redis restart heals). */
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from '@corral/common';
 
 export function connectRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
   const redis = new Redis(url, {
@@ -18,17 +19,5 @@ export function connectRedis(url: string, name: string, extra: RedisOptions = {}
 
 /** Rejects after `ms`: Redis commands queue while disconnected, and some callers must not wait. */
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: Redis did not answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return withTimeout(p, ms, () => new Error(`${what}: Redis did not answer within ${ms} ms`));
 }

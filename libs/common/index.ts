@@ -6,3 +6,4 @@ export * from './http/origins';
 export * from './http/request-guards';
 export * from './http/security-headers';
 export * from './http/framework-errors';
+export { withTimeout } from './timeout';

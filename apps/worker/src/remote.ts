@@ -3,11 +3,7 @@
  * runs, driven by the cluster transport instead of the IPC channel. It runs in the CLI's process.
  */
 import { WorkerHost } from '@corral/inference';
-// Direct file imports: the worker needs the transport, not the gateway's admin controller (and its
-// auth dependencies) that the @corral/cluster index also exports.
-import { WorkerAgent } from '../../../libs/cluster/worker-agent';
-import { SharedDirectoryBlobSource } from '../../../libs/cluster/blob-source';
-import { GatewayBlobSource } from '../../../libs/cluster/gateway-blob-source';
+import { GatewayBlobSource, SharedDirectoryBlobSource, WorkerAgent } from '@corral/cluster-worker';
 
 export interface RemoteWorkerOptions {
   redisUrl: string;

@@ -3,7 +3,7 @@
  * models directory (`<models>/blobs/sha256-<hex>`); the worker turns that into a local file through
  * a BlobSource: the worker's models directory (shared with the gateways, or its own cache), and,
  * when a gateway URL is configured, that gateway's OCI blob API for blobs the directory lacks
- * (`GatewayBlobSource`, libs/cluster/gateway-blob-source.ts).
+ * (`GatewayBlobSource`, libs/cluster/worker/gateway-blob-source.ts).
  */
 import { access, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';

@@ -2,9 +2,9 @@
  * The worker side of the cluster transport: takes jobs addressed to this worker from its BullMQ queue,
  * hands them to the inference host (the same WorkerHost the embedded worker process runs), sends every
  * reply into the Redis Stream of the gateway that sent the job, takes cancellations from a pub/sub
- * channel, and announces itself with a heartbeat. It is also the source of truth for what is loaded:
- * it refuses a load that would over-commit its memory, keeps a model loaded while any live gateway
- * holds it, and stops the jobs of a gateway whose lease lapsed (a gateway that died).
+ * channel, and announces itself with a heartbeat. What it holds (memory, the gateways holding each
+ * model) is ModelHoldings; which of those gateways are alive is GatewayLeases: the jobs of a gateway
+ * whose lease lapsed (a gateway that died) are stopped, and the models only it held unloaded.
  */
 import { hostname, freemem } from 'node:os';
 import { Worker as BullWorker, Queue } from 'bullmq';
@@ -17,11 +17,12 @@ import {
   ToWorkerSchema,
   type WorkerInfo,
 } from '@corral/dispatch';
+import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS, type QueuedJob } from '../keys';
+import { connectRedis, withDeadline } from '../redis';
+import type { WorkerStatus } from '../status';
 import { type BlobSource, digestOfPath } from './blob-source';
-import { estimateFootprint } from './estimate';
-import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS } from './keys';
-import { connectRedis, withDeadline } from './redis';
-import type { WorkerStatus } from './status';
+import { GatewayLeases } from './gateway-leases';
+import { ModelHoldings } from './model-holdings';
 
 /** The part of WorkerHost (libs/inference) the agent drives. */
 export interface InferenceHost {
@@ -43,26 +44,12 @@ export interface WorkerAgentOptions {
   log: (line: string) => void;
 }
 
-/** What a job from the queue carries besides the protocol message. */
-export interface QueuedJob {
-  msg: unknown;
-  gateway: string;
-  sentAt: number;
-}
-
 interface RunningJob {
   gateway: string;
   type: ToWorker['type'];
   key?: string;
   /** Its gateway has given up on it (this worker was declared gone): no output, one error at the end. */
   abandoned?: boolean;
-}
-
-interface Held {
-  spec: ModelSpec;
-  bytes: number;
-  holders: Set<string>;
-  active: number;
 }
 
 const TERMINAL = new Set(['done', 'error', 'loaded', 'unloaded', 'embeddings', 'tokenized']);
@@ -77,14 +64,10 @@ export class WorkerAgent {
   private readonly sub: Redis;
   private bull?: BullWorker<QueuedJob>;
   private info?: WorkerInfo;
-  private memoryBytes = 0;
   private readonly jobs = new Map<string, RunningJob>();
-  private readonly models = new Map<string, Held>();
+  private readonly holdings: ModelHoldings;
+  private readonly leases: GatewayLeases;
   private readonly earlyCancels = new Map<string, number>();
-  /** When each gateway was last known alive (its lease seen, or a job received from it). */
-  private readonly gatewaySeen = new Map<string, number>();
-  /** When the Redis connection last became ready: leases lost in a Redis restart need a beat to return. */
-  private redisReadyAt = Date.now();
   private beat?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private stopping = false;
@@ -99,13 +82,15 @@ export class WorkerAgent {
     this.keys = new ClusterKeys(opts.prefix);
     this.redis = connectRedis(opts.redisUrl, `corral-worker-${this.id}`);
     this.sub = connectRedis(opts.redisUrl, `corral-worker-${this.id}-cancel`);
+    this.holdings = new ModelHoldings(this.id, () => this.opts.host.loadedModels());
+    this.leases = new GatewayLeases(this.redis, this.keys, (g) => this.gatewayGone(g));
     let down = false;
     this.redis.on('reconnecting', () => {
       if (!down) this.opts.log(`redis at ${redactUrl(opts.redisUrl)} unreachable; retrying`);
       down = true;
     });
     this.redis.on('ready', () => {
-      this.redisReadyAt = Date.now();
+      this.leases.redisReady();
       if (down) this.opts.log('redis connection restored');
       down = false;
     });
@@ -114,7 +99,7 @@ export class WorkerAgent {
   async start(): Promise<void> {
     const { log } = this.opts;
     this.info = await this.opts.host.start();
-    this.memoryBytes =
+    this.holdings.memoryBytes =
       this.opts.memoryBytes ??
       (this.info.gpus.length > 0
         ? this.info.gpus.reduce((s, g) => s + g.freeBytes, 0)
@@ -143,7 +128,7 @@ export class WorkerAgent {
     this.beat = setInterval(() => void this.tick(), HEARTBEAT_MS);
     log(
       `worker ${this.id} joined the cluster (prefix ${this.opts.prefix}): backend ${this.info.backend}, ` +
-        `${this.info.threads} threads, memory budget ${(this.memoryBytes / 2 ** 20).toFixed(0)} MiB, ` +
+        `${this.info.threads} threads, memory budget ${(this.holdings.memoryBytes / 2 ** 20).toFixed(0)} MiB, ` +
         `models from ${this.opts.blobs.description}`,
     );
   }
@@ -187,11 +172,8 @@ export class WorkerAgent {
       dropped++;
       this.opts.host.handle({ type: 'cancel', id });
     }
-    const models = [...this.models.entries()];
-    for (const [key, h] of models) {
-      h.holders.clear();
-      this.unloadNow(key);
-    }
+    const models = this.holdings.releaseAll();
+    for (const key of models) this.unloadNow(key);
     this.earlyCancels.clear();
     this.opts.log(
       `worker ${this.id} was declared gone by a gateway (it stopped responding); dropped ${dropped} job(s) ` +
@@ -202,29 +184,15 @@ export class WorkerAgent {
   async status(): Promise<WorkerStatus> {
     const info = this.info!;
     const loaded = new Map((await this.loadedModels()).map((m) => [m.key, m]));
-    const models = [...this.models.entries()]
-      .filter(([key]) => loaded.has(key))
-      .map(([key, h]) => {
-        const l = loaded.get(key)!;
-        return {
-          key,
-          name: h.spec.name,
-          sizeBytes: l.sizeBytes,
-          vramBytes: l.vramBytes,
-          numCtx: l.numCtx,
-          numParallel: l.numParallel,
-          active: h.active,
-          holders: [...h.holders],
-        };
-      });
+    const models = this.holdings.describe(loaded);
     return {
       id: this.id,
       host: hostname(),
       at: Date.now(),
       startedAt: this.startedAt,
       info: info.gpus.length > 0 ? info : { ...info, ramFreeBytes: freemem() },
-      memoryBytes: this.memoryBytes,
-      usedBytes: this.usedBytes(),
+      memoryBytes: this.holdings.memoryBytes,
+      usedBytes: this.holdings.usedBytes(),
       models,
       jobs: this.jobs.size,
       blobs: await this.opts.blobs.localDigests?.().catch(() => undefined),
@@ -239,12 +207,6 @@ export class WorkerAgent {
     const fresh = this.opts.host.loadedModels().then((l) => (this.lastLoaded = l));
     const late = new Promise<LoadedModel[]>((r) => setTimeout(() => r(this.lastLoaded), 250).unref());
     return Promise.race([fresh, late]);
-  }
-
-  private usedBytes(): number {
-    let used = 0;
-    for (const h of this.models.values()) used += h.bytes;
-    return used;
   }
 
   private async heartbeat(): Promise<void> {
@@ -265,29 +227,8 @@ export class WorkerAgent {
   private async checkGateways(): Promise<void> {
     const gateways = new Set<string>();
     for (const j of this.jobs.values()) gateways.add(j.gateway);
-    for (const h of this.models.values()) for (const g of h.holders) gateways.add(g);
-    if (gateways.size === 0) return;
-    const list = [...gateways];
-    const alive = await withDeadline(
-      this.redis.mget(list.map((g) => this.keys.gateway(g))),
-      HEARTBEAT_MS,
-      'gateway leases',
-    );
-    const now = Date.now();
-    list.forEach((g, i) => {
-      if (alive[i] !== null) {
-        this.gatewaySeen.set(g, now);
-        return;
-      }
-      const seen = this.gatewaySeen.get(g);
-      if (seen === undefined) this.gatewaySeen.set(g, now);
-      // Gone: no lease for a whole TTL since it was last seen alive. A Redis restart loses every
-      // lease at once; live gateways renew theirs within a beat of Redis being back, so wait that out.
-      if (seen === undefined || now - seen < HEARTBEAT_TTL_MS) return;
-      if (now - this.redisReadyAt < HEARTBEAT_MS * 1.5) return;
-      this.gatewaySeen.delete(g);
-      this.gatewayGone(g);
-    });
+    for (const g of this.holdings.holders()) gateways.add(g);
+    await this.leases.check(gateways);
   }
 
   private gatewayGone(gateway: string): void {
@@ -297,12 +238,8 @@ export class WorkerAgent {
       stopped++;
       this.opts.host.handle({ type: 'cancel', id });
     }
-    const released: string[] = [];
-    for (const [key, h] of this.models) {
-      if (!h.holders.delete(gateway) || h.holders.size > 0 || h.active > 0) continue;
-      released.push(h.spec.name);
-      this.unloadNow(key);
-    }
+    const released = this.holdings.releaseGateway(gateway);
+    for (const { key } of released) this.unloadNow(key);
     this.opts.log(
       `gateway ${gateway} lease lapsed: cancelled ${stopped} job(s), unloaded ${released.length} model(s) only it held`,
     );
@@ -339,14 +276,14 @@ export class WorkerAgent {
     if (msg.type === 'cancel') return this.cancel(msg.id);
     if (msg.type === 'shutdown') return; // gateways do not stop remote workers
     if (this.jobs.has(msg.id)) return; // a redelivery of a job already running
-    this.gatewaySeen.set(gateway, Date.now());
+    this.leases.seen(gateway);
     if (msg.type === 'unload') return this.acceptUnload(gateway, msg.id, msg.key);
 
     this.jobs.set(msg.id, { gateway, type: msg.type, key: msg.model.key });
     try {
       const model = await this.localSpec(msg.model);
-      await this.reserve(model, gateway);
-      if (msg.type === 'generate' || msg.type === 'embed') this.models.get(model.key)!.active++;
+      await this.holdings.reserve(model, gateway);
+      if (msg.type === 'generate' || msg.type === 'embed') this.holdings.started(model.key);
       this.opts.host.handle({ ...msg, model });
       if (this.earlyCancels.delete(msg.id)) this.opts.host.handle({ type: 'cancel', id: msg.id });
     } catch (e) {
@@ -362,9 +299,7 @@ export class WorkerAgent {
   }
 
   private async acceptUnload(gateway: string, id: string, key: string): Promise<void> {
-    const h = this.models.get(key);
-    h?.holders.delete(gateway);
-    if (h && (h.holders.size > 0 || h.active > 0)) {
+    if (this.holdings.acceptUnload(gateway, key)) {
       // Another gateway still uses it: this gateway lets go, the model stays.
       await this.send(gateway, { type: 'unloaded', id, key });
       return;
@@ -387,41 +322,13 @@ export class WorkerAgent {
     };
   }
 
-  /** Reserves memory for a model not yet here, or refuses: a worker is never over-committed. */
-  private async reserve(spec: ModelSpec, gateway: string): Promise<void> {
-    const fp = await estimateFootprint(
-      spec.path,
-      spec.numCtx,
-      spec.numParallel,
-      spec.adapters.map((a) => a.path),
-    );
-    // Re-check after the await: another job may have reserved meanwhile.
-    const held = this.models.get(spec.key);
-    if (held) {
-      held.holders.add(gateway);
-      return;
-    }
-    const free = this.memoryBytes - this.usedBytes();
-    if (fp.totalBytes > free) {
-      const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-      throw Object.assign(
-        new Error(
-          `worker ${this.id} has no room for model "${spec.name}": needs ~${mib(fp.totalBytes)}, ` +
-            `${mib(Math.max(0, free))} of ${mib(this.memoryBytes)} free`,
-        ),
-        { code: 'out_of_memory' },
-      );
-    }
-    this.models.set(spec.key, { spec, bytes: fp.totalBytes, holders: new Set([gateway]), active: 0 });
-  }
-
   private reply(m: FromWorker): void {
     if (m.type === 'hello') return;
     const job = this.jobs.get(m.id);
     if (!job) return;
     if (TERMINAL.has(m.type)) {
       this.jobs.delete(m.id);
-      this.settle(job, m);
+      this.holdings.settle(job, m);
     }
     if (!job.gateway) return;
     if (job.abandoned) {
@@ -438,25 +345,6 @@ export class WorkerAgent {
       return;
     }
     void this.send(job.gateway, m);
-  }
-
-  /** Bookkeeping when a job ends: active counts, and reservations of loads that failed or unloads. */
-  private settle(job: RunningJob, m: FromWorker): void {
-    if (!job.key) return;
-    const h = this.models.get(job.key);
-    if (!h) return;
-    if ((job.type === 'generate' || job.type === 'embed') && h.active > 0) h.active--;
-    if (m.type === 'unloaded') {
-      // A gateway may have taken the model up again while the agent's own unload ran (after a rejoin).
-      if (h.holders.size === 0) this.models.delete(job.key);
-      return;
-    }
-    if (m.type === 'error' && (m.code === 'model_load_failed' || m.code === 'out_of_memory')) {
-      const key = job.key;
-      void this.opts.host.loadedModels().then((loaded) => {
-        if (!loaded.some((l) => l.key === key) && this.models.get(key)?.active === 0) this.models.delete(key);
-      });
-    }
   }
 
   private async send(gateway: string, m: FromWorker): Promise<void> {

@@ -9,9 +9,7 @@
 import { join } from 'node:path';
 import { CorralError } from '@corral/common';
 import { BlobStore, DEFAULT_HOST, normalizeDigest, parseModelName } from '@corral/registry';
-// Direct file imports: the worker needs the download client, not the gateway's registry controllers.
-import { downloadBlob } from '../distribution/client/downloader';
-import { RegistryClient } from '../distribution/client/registry-client';
+import { downloadBlob, RegistryClient } from '@corral/distribution-client';
 import { digestsIn, type BlobRef, type BlobSource } from './blob-source';
 
 export interface GatewayBlobSourceOptions {
