@@ -20,13 +20,18 @@ export {
   type ThinkSetting,
   type ThinkValues,
 } from './ollama-data';
-export { parseToolCalls, extractToolCalls, type ExtractedToolCalls } from './tool-calls';
+export {
+  parseToolCalls,
+  extractToolCalls,
+  ToolCallDetector,
+  type ExtractedToolCalls,
+  type DetectorState,
+} from './tool-calls';
 export {
   splitThinking,
-  ToolCallDetector,
+  ThinkingSplitter,
   type SplitThinking,
   type SplitThinkingOptions,
-  type DetectorState,
 } from './thinking';
 export {
   Template,

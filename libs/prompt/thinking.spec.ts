@@ -1,5 +1,4 @@
-import { ToolCallDetector, splitThinking } from './thinking';
-import { WEATHER_TOOLS } from './testdata/conversations';
+import { ThinkingSplitter, splitThinking } from './thinking';
 
 describe('splitThinking', () => {
   it('separates a leading <think> block from the answer', () => {
@@ -30,49 +29,25 @@ describe('splitThinking', () => {
   });
 });
 
-describe('ToolCallDetector', () => {
-  const feed = (chunks: string[]): { streamed: string; final: ReturnType<ToolCallDetector['finish']> } => {
-    const d = new ToolCallDetector(WEATHER_TOOLS);
-    const streamed = chunks.map((c) => d.push(c)).join('');
-    return { streamed, final: d.finish() };
-  };
+function stream(pieces: string[]) {
+  const s = new ThinkingSplitter();
+  let thinking = '';
+  let content = '';
+  for (const p of [...pieces.map((x) => s.push(x)), s.flush()]) {
+    thinking += p.thinking;
+    content += p.content;
+  }
+  return { thinking, content };
+}
 
-  it('streams plain content as soon as the first word shows it is not a call', () => {
-    const d = new ToolCallDetector(WEATHER_TOOLS);
-    expect(d.push('  ')).toBe('');
-    expect(d.push('Hel')).toBe('  Hel');
-    expect(d.state).toBe('content');
-    expect(d.push('lo')).toBe('lo');
-    expect(d.finish()).toEqual({ content: '', toolCalls: null });
-  });
-
-  it('buffers a call split across chunks and returns it at the end', () => {
-    expect(feed(['<tool', '_call>\n{"name": "get_', 'time", "arguments": {}}', '\n</tool_call>'])).toEqual({
-      streamed: '',
-      final: { content: '', toolCalls: [{ name: 'get_time', arguments: {} }] },
+describe('ThinkingSplitter', () => {
+  it('splits a think block streamed in awkward pieces', () => {
+    expect(stream(['<th', 'ink>\nhmm, 2+2', ' is 4</thi', 'nk>\n\nIt is 4.'])).toEqual({
+      thinking: 'hmm, 2+2 is 4',
+      content: 'It is 4.',
     });
   });
-
-  it('releases buffered JSON as content when it is not a call', () => {
-    expect(feed(['{"temp"', ': 21}'])).toEqual({
-      streamed: '',
-      final: { content: '{"temp": 21}', toolCalls: null },
-    });
-  });
-
-  it('does not hold back content that merely starts with a bracket', () => {
-    const d = new ToolCallDetector(WEATHER_TOOLS);
-    expect(d.push('[')).toBe('');
-    expect(d.push('1] See the docs.')).toBe('[1] See the docs.');
-    expect(new ToolCallDetector(WEATHER_TOOLS).push('{x} is a placeholder')).toBe('{x} is a placeholder');
-  });
-
-  it('streams everything when the request has no tools', () => {
-    const d = new ToolCallDetector([]);
-    expect(d.push('{"name": "x"}')).toBe('{"name": "x"}');
-  });
-
-  it('a short reply that never got decided is returned as content', () => {
-    expect(feed(['<'])).toEqual({ streamed: '', final: { content: '<', toolCalls: null } });
+  it('passes plain answers through untouched', () => {
+    expect(stream(['The <b>answer</b>', ' is 4'])).toEqual({ thinking: '', content: 'The <b>answer</b> is 4' });
   });
 });

@@ -1,8 +1,8 @@
 /**
- * Splitting reasoning from answers, and telling early in a stream whether output is a tool call.
+ * Splitting a reasoning model's `<think>…</think>` preamble from its answer: as the text streams in
+ * (`ThinkingSplitter`, so `think: true` responses carry `thinking` and `content` separately, as
+ * Ollama's do) or over a whole output at once (`splitThinking`, the same rules in one call).
  */
-import type { ToolCall, ToolDef } from '../dispatch/protocol';
-import { extractToolCalls } from './tool-calls';
 
 export interface SplitThinking {
   thinking?: string;
@@ -18,77 +18,78 @@ export interface SplitThinkingOptions {
   openedInPrompt?: boolean;
 }
 
+const OPEN = '<think>';
+const CLOSE = '</think>';
+
 /**
- * Separates a leading `<think>...</think>` block from the answer. Thinking is trimmed, and so is
- * the whitespace between `</think>` and the answer. An unterminated block (generation cut off
- * while reasoning) is all thinking.
+ * The streaming splitter. Whitespace right after `<think>` and right after `</think>` is dropped;
+ * a tag split across chunks is held back until it is whole, so it never leaks into either side.
+ */
+export class ThinkingSplitter {
+  private state: 'start' | 'thinking' | 'content' = 'start';
+  private buf = '';
+
+  constructor(private readonly options: SplitThinkingOptions = {}) {}
+
+  push(text: string): { thinking: string; content: string } {
+    this.buf += text;
+    let thinking = '';
+    let content = '';
+    for (;;) {
+      if (this.state === 'start') {
+        const trimmed = this.buf.trimStart();
+        if (trimmed.length < OPEN.length && OPEN.startsWith(trimmed)) break;
+        if (trimmed.startsWith(OPEN)) {
+          this.buf = trimmed.slice(OPEN.length).replace(/^\s+/, '');
+          this.state = 'thinking';
+        } else this.state = this.options.openedInPrompt ? 'thinking' : 'content';
+        continue;
+      }
+      if (this.state === 'thinking') {
+        const i = this.buf.indexOf(CLOSE);
+        if (i >= 0) {
+          thinking += this.buf.slice(0, i);
+          this.buf = this.buf.slice(i + CLOSE.length).replace(/^\s+/, '');
+          this.state = 'content';
+          continue;
+        }
+        // Keep back what could be the start of the closing tag.
+        const keep = partialSuffix(this.buf, CLOSE);
+        thinking += this.buf.slice(0, this.buf.length - keep);
+        this.buf = this.buf.slice(this.buf.length - keep);
+        break;
+      }
+      content += this.buf;
+      this.buf = '';
+      break;
+    }
+    return { thinking, content };
+  }
+
+  /** The end of the output: what was held back. An unterminated block is all thinking. */
+  flush(): { thinking: string; content: string } {
+    const rest = this.buf;
+    this.buf = '';
+    return this.state === 'thinking' ? { thinking: rest, content: '' } : { thinking: '', content: rest };
+  }
+}
+
+function partialSuffix(text: string, tag: string): number {
+  for (let n = Math.min(tag.length - 1, text.length); n > 0; n--)
+    if (tag.startsWith(text.slice(-n))) return n;
+  return 0;
+}
+
+/**
+ * Separates a leading `<think>...</think>` block from a whole answer. Thinking is trimmed, and so
+ * is the whitespace between `</think>` and the answer; an empty block is dropped. An unterminated
+ * block (generation cut off while reasoning) is all thinking.
  */
 export function splitThinking(text: string, options: SplitThinkingOptions = {}): SplitThinking {
-  const lead = text.match(/^\s*/)?.[0].length ?? 0;
-  let start: number;
-  if (text.startsWith('<think>', lead)) start = lead + '<think>'.length;
-  else if (options.openedInPrompt) start = 0;
-  else return { content: text };
-  const close = text.indexOf('</think>', start);
-  if (close < 0) return { thinking: text.slice(start).trim(), content: '' };
-  const thinking = text.slice(start, close).trim();
-  const content = text.slice(close + '</think>'.length).trimStart();
+  const s = new ThinkingSplitter(options);
+  const a = s.push(text);
+  const b = s.flush();
+  const thinking = (a.thinking + b.thinking).trim();
+  const content = a.content + b.content;
   return thinking ? { thinking, content } : { content };
-}
-
-const CALL_TAGS = ['<tool_call>', '[TOOL_CALLS]', '<|python_tag|>', '<function=', '```json', '```\n'];
-/** A JSON object or array of objects whose first key is quoted: how bare calls start. */
-const JSON_CALL_START = /^(\{\s*"|\[\s*\{\s*")/;
-const JSON_CALL_PENDING = /^(\{\s*|\[\s*|\[\s*\{\s*)$/;
-
-function classify(head: string): DetectorState {
-  if (CALL_TAGS.some((t) => head.startsWith(t)) || JSON_CALL_START.test(head)) return 'tool_call';
-  if (CALL_TAGS.some((t) => t.startsWith(head)) || JSON_CALL_PENDING.test(head)) return 'undecided';
-  return 'content';
-}
-
-export type DetectorState = 'undecided' | 'content' | 'tool_call';
-
-/**
- * Decides from the first non-space characters of a stream whether the model is writing a tool
- * call, so the API layer can stream plain content at once and buffer only what may be a call.
- *
- *     const d = new ToolCallDetector(tools);
- *     for await (const chunk of stream) send(d.push(chunk));   // '' while buffering
- *     const { content, toolCalls } = d.finish();
- */
-export class ToolCallDetector {
-  private buffer = '';
-  private decided: DetectorState = 'undecided';
-
-  constructor(private readonly tools: ToolDef[]) {
-    if (tools.length === 0) this.decided = 'content';
-  }
-
-  get state(): DetectorState {
-    return this.decided;
-  }
-
-  /** Feeds generated text; returns the content that may be sent to the client now. */
-  push(chunk: string): string {
-    if (this.decided === 'content') return chunk;
-    this.buffer += chunk;
-    if (this.decided === 'tool_call') return '';
-    const head = this.buffer.trimStart();
-    if (head === '') return '';
-    this.decided = classify(head);
-    if (this.decided !== 'content') return '';
-    const out = this.buffer;
-    this.buffer = '';
-    return out;
-  }
-
-  /** Ends the stream: the buffered text parsed as tool calls, or released as content. */
-  finish(): { content: string; toolCalls: ToolCall[] | null } {
-    const text = this.buffer;
-    this.buffer = '';
-    if (this.decided !== 'tool_call') return { content: text, toolCalls: null };
-    const found = extractToolCalls(text, this.tools);
-    return found ? { content: found.content, toolCalls: found.calls } : { content: text, toolCalls: null };
-  }
 }

@@ -1,5 +1,5 @@
 import type { ToolCall } from '../dispatch/protocol';
-import { extractToolCalls, parseToolCalls } from './tool-calls';
+import { ToolCallDetector, extractToolCalls, parseToolCalls } from './tool-calls';
 import { WEATHER_TOOLS } from './testdata/conversations';
 
 const paris: ToolCall = { name: 'get_weather', arguments: { city: 'Paris' } };
@@ -112,5 +112,70 @@ describe('extractToolCalls', () => {
     expect(
       parseToolCalls('{"id": "call_1", "function": {"name": "get_time", "arguments": "{}"}}', WEATHER_TOOLS),
     ).toEqual([{ name: 'get_time', arguments: {}, id: 'call_1' }]);
+  });
+});
+
+describe('ToolCallDetector', () => {
+  const feed = (chunks: string[]): { streamed: string; final: ReturnType<ToolCallDetector['finish']> } => {
+    const d = new ToolCallDetector(WEATHER_TOOLS);
+    const streamed = chunks.map((c) => d.push(c)).join('');
+    return { streamed, final: d.finish() };
+  };
+
+  it('streams plain content as soon as the first word shows it is not a call', () => {
+    const d = new ToolCallDetector(WEATHER_TOOLS);
+    expect(d.push('  ')).toBe('');
+    expect(d.push('Hel')).toBe('  Hel');
+    expect(d.state).toBe('content');
+    expect(d.push('lo')).toBe('lo');
+    expect(d.finish()).toEqual({ content: '', toolCalls: null });
+  });
+
+  it('buffers a call split across chunks and returns it at the end', () => {
+    expect(feed(['<tool', '_call>\n{"name": "get_', 'time", "arguments": {}}', '\n</tool_call>'])).toEqual({
+      streamed: '',
+      final: { content: '', toolCalls: [{ name: 'get_time', arguments: {} }] },
+    });
+  });
+
+  it('releases buffered JSON as content when it is not a call', () => {
+    expect(feed(['{"temp"', ': 21}'])).toEqual({
+      streamed: '',
+      final: { content: '{"temp": 21}', toolCalls: null },
+    });
+  });
+
+  it('does not hold back content that merely starts with a bracket', () => {
+    const d = new ToolCallDetector(WEATHER_TOOLS);
+    expect(d.push('[')).toBe('');
+    expect(d.push('1] See the docs.')).toBe('[1] See the docs.');
+    expect(new ToolCallDetector(WEATHER_TOOLS).push('{x} is a placeholder')).toBe('{x} is a placeholder');
+  });
+
+  it('streams everything when the request has no tools', () => {
+    const d = new ToolCallDetector([]);
+    expect(d.push('{"name": "x"}')).toBe('{"name": "x"}');
+  });
+
+  it('a short reply that never got decided is returned as content', () => {
+    expect(feed(['<'])).toEqual({ streamed: '', final: { content: '<', toolCalls: null } });
+  });
+
+  it('buffers every shape a call can start with, whichever dialect asked', () => {
+    const starts = [
+      '<tool_call>',
+      '[TOOL_CALLS]',
+      '<|python_tag|>',
+      '<function=get_time>',
+      '```json\n',
+      '```\n',
+      '{"name"',
+      '[{"name"',
+      '\n  {\n "name"',
+    ];
+    for (const start of starts) {
+      const d = new ToolCallDetector(WEATHER_TOOLS);
+      expect([d.push(start), d.state]).toEqual(['', 'tool_call']);
+    }
   });
 });

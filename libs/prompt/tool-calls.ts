@@ -157,3 +157,64 @@ function functionTags(t: string, names: ReadonlySet<string>): ExtractedToolCalls
   }
   return calls.length ? { calls, content: rest.trim() } : null;
 }
+
+/**
+ * How a call starts, in every shape above. A bare JSON call is an object (or array of objects)
+ * whose first key is quoted: `{x} is a placeholder` and `[1] See the docs` are content.
+ */
+const CALL_TAGS = ['<tool_call>', '[TOOL_CALLS]', '<|python_tag|>', '<function=', '```json', '```\n'];
+const JSON_CALL_START = /^(\{\s*"|\[\s*\{\s*")/;
+const JSON_CALL_PENDING = /^(\{\s*|\[\s*|\[\s*\{\s*)$/;
+
+function classify(head: string): DetectorState {
+  if (CALL_TAGS.some((t) => head.startsWith(t)) || JSON_CALL_START.test(head)) return 'tool_call';
+  if (CALL_TAGS.some((t) => t.startsWith(head)) || JSON_CALL_PENDING.test(head)) return 'undecided';
+  return 'content';
+}
+
+export type DetectorState = 'undecided' | 'content' | 'tool_call';
+
+/**
+ * Decides from the first non-space characters of a stream whether the model is writing a tool
+ * call, so an API layer can stream plain content at once and buffer only what may be a call.
+ * Both dialects use it (Ollama's /api/chat and OpenAI's auto tool choice).
+ *
+ *     const d = new ToolCallDetector(tools);
+ *     for await (const chunk of stream) send(d.push(chunk));   // '' while buffering
+ *     const { content, toolCalls } = d.finish();
+ */
+export class ToolCallDetector {
+  private buffer = '';
+  private decided: DetectorState = 'undecided';
+
+  constructor(private readonly tools: ToolDef[]) {
+    if (tools.length === 0) this.decided = 'content';
+  }
+
+  get state(): DetectorState {
+    return this.decided;
+  }
+
+  /** Feeds generated text; returns the content that may be sent to the client now. */
+  push(chunk: string): string {
+    if (this.decided === 'content') return chunk;
+    this.buffer += chunk;
+    if (this.decided === 'tool_call') return '';
+    const head = this.buffer.trimStart();
+    if (head === '') return '';
+    this.decided = classify(head);
+    if (this.decided !== 'content') return '';
+    const out = this.buffer;
+    this.buffer = '';
+    return out;
+  }
+
+  /** Ends the stream: the buffered text parsed as tool calls, or released as content. */
+  finish(): { content: string; toolCalls: ToolCall[] | null } {
+    const text = this.buffer;
+    this.buffer = '';
+    if (this.decided !== 'tool_call') return { content: text, toolCalls: null };
+    const found = extractToolCalls(text, this.tools);
+    return found ? { content: found.content, toolCalls: found.calls } : { content: text, toolCalls: null };
+  }
+}
