@@ -49,9 +49,3 @@ export function toWireToolCalls(
 ): { function: { index: number; name: string; arguments: Record<string, unknown> } }[] {
   return calls.map((c, index) => ({ function: { index, name: c.name, arguments: c.arguments } }));
 }
-
-/** True when the start of an output looks like a tool call, so it must be buffered, not streamed. */
-export function looksLikeToolCall(start: string): boolean {
-  const s = start.trimStart();
-  return /^(\{|\[|<tool_call>|\[TOOL_CALLS\]|<\|python_tag\|>|```json)/.test(s);
-}

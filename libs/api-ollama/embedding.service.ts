@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { CorralError } from '@corral/common';
 import { principalOf } from '@corral/auth';
-import { MeteringService, RunService, callerOf, nsSince, type Meter } from '@corral/serving';
+import { MeteringService, RunService, callerOf, exchangeOf, nsSince, type Meter } from '@corral/serving';
 import type { EmbedBody, LegacyEmbeddingsBody } from './dto/requests';
 
 /** Ollama's /api/embed (batch, L2-normalised) and the legacy /api/embeddings (one prompt). */
@@ -16,7 +16,7 @@ export class EmbeddingService {
 
   private metered<T>(model: unknown, input: unknown, reply: FastifyReply, fn: (meter: Meter) => Promise<T>) {
     const caller = callerOf(principalOf(reply.request));
-    return this.metering.run({ kind: 'embedding', reply, caller, model, input }, fn);
+    return this.metering.run({ kind: 'embedding', exchange: exchangeOf(reply), caller, model, input }, fn);
   }
 
   embed(body: z.infer<typeof EmbedBody>, reply: FastifyReply) {
@@ -36,9 +36,7 @@ export class EmbeddingService {
         prompt_eval_count: 0,
       };
     }
-    const { target } = await meter.admit(run, { inputs });
-    const r = await this.runs.scheduler.embed({ ...target, inputs, truncate: body.truncate !== false });
-    await meter.embedded(r.promptTokens);
+    const r = await this.runs.embed(meter, run, { inputs, truncate: body.truncate !== false });
     let vectors = r.vectors;
     if (body.dimensions !== undefined) {
       const dim = vectors[0]?.length ?? 0;
@@ -64,9 +62,7 @@ export class EmbeddingService {
     return this.metered(body.model, { prompt: body.prompt }, reply, async (meter) => {
       const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
       if (body.prompt === '') return { embedding: [] };
-      const { target } = await meter.admit(run, { inputs: [body.prompt] });
-      const r = await this.runs.scheduler.embed({ ...target, inputs: [body.prompt], truncate: true });
-      await meter.embedded(r.promptTokens);
+      const r = await this.runs.embed(meter, run, { inputs: [body.prompt], truncate: true });
       return { embedding: r.vectors[0] ?? [] };
     });
   }

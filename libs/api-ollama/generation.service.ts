@@ -1,47 +1,37 @@
 /**
- * Ollama's /api/generate and /api/chat: turns a validated request into a scheduled generation and
- * writes Ollama's NDJSON (or one JSON object when stream is false), with timings in nanoseconds.
+ * Ollama's /api/generate and /api/chat: turns a validated request into a prompt, starts it on the
+ * shared pipeline (RunService.start) and writes Ollama's NDJSON (or one JSON object when stream is
+ * false) through reply.mapper.ts.
  */
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CorralError, describeError } from '@corral/common';
-import {
-  promptSizeProblem,
-  type DoneResult,
-  type GenerationEvent,
-  type Prompt,
-  type ToolDef,
-} from '@corral/dispatch';
-import { buildChatPrompt, buildGeneratePrompt, parseToolCalls } from '@corral/prompt';
+import { promptSizeProblem, type Prompt, type ToolDef } from '@corral/dispatch';
+import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
 import {
   MeteringService,
   RunService,
-  StreamWriter,
-  abortOnDisconnect,
   callerOf,
+  exchangeOf,
   nsSince,
+  sendJson,
+  streamReply,
   type Meter,
   type PreparedRun,
+  type StreamFormat,
 } from '@corral/serving';
 import type { ChatBody, GenerateBody } from './dto/requests';
-import { looksLikeToolCall, toChatMessages, toToolDefs, toWireToolCalls } from './chat.mapper';
+import { toChatMessages, toToolDefs } from './chat.mapper';
 import { formatToConstraint } from './format';
-import { ThinkingSplitter } from './thinking';
+import { OllamaReply, ollamaPieces, type Kind, type Piece } from './reply.mapper';
 
-type Kind = 'generate' | 'chat';
-
-function timings(done: DoneResult, start: bigint) {
-  return {
-    done_reason: done.doneReason === 'cancelled' ? 'stop' : done.doneReason,
-    total_duration: nsSince(start),
-    load_duration: done.loadDurationNs,
-    prompt_eval_count: done.promptTokens,
-    prompt_eval_duration: done.promptEvalDurationNs,
-    eval_count: done.completionTokens,
-    eval_duration: done.evalDurationNs,
-  };
-}
+const NDJSON: StreamFormat<Piece> = {
+  contentType: 'application/x-ndjson',
+  write: (w, piece) => w.json(piece),
+  error: (w, e) => w.json({ error: describeError(e).message }),
+  readAfterClose: true,
+};
 
 /** A prompt far longer than the context is refused before it is tokenized. */
 function checkPromptSize(chars: number, run: PreparedRun, field: string): void {
@@ -64,7 +54,7 @@ export class GenerationService {
     fn: (meter: Meter) => Promise<void>,
   ): Promise<void> {
     const caller = callerOf(principalOf(reply.request));
-    return this.metering.run({ kind, reply, caller, model: body.model, input }, fn);
+    return this.metering.run({ kind, exchange: exchangeOf(reply), caller, model: body.model, input }, fn);
   }
 
   /** Empty prompt / no messages: load (or with keep_alive 0, unload) and answer at once. */
@@ -75,11 +65,11 @@ export class GenerationService {
         ? { ...base, response: '' }
         : { ...base, message: { role: 'assistant', content: '' } };
     if (run.target.keepAliveMs === 0) {
-      await this.runs.scheduler.unload(run.model.name);
+      await this.runs.unload(run.model.name);
       await reply.send({ ...body, done: true, done_reason: 'unload' });
       return;
     }
-    const loadNs = await this.runs.scheduler.load(run.target);
+    const loadNs = await this.runs.load(run.target);
     await reply.send({
       ...body,
       done: true,
@@ -157,126 +147,24 @@ export class GenerationService {
     tools: ToolDef[] | undefined,
     meter: Meter,
   ): Promise<void> {
-    const streaming = body.stream !== false;
-    const abort = abortOnDisconnect(reply);
-    const admitted = await meter.admit(run, { prompt });
-    const generation = this.runs.scheduler.generate({
-      ...admitted.target,
+    const events = await this.runs.start(meter, run, {
       prompt,
-      sampling: admitted.sampling,
       constraint: formatToConstraint(body.format),
       returnContext: kind === 'generate' && !(body as GenerateBody).raw,
-      signal: abort.signal,
     });
-    const events = meter.tap(generation);
-    // The first event decides between an HTTP error (nothing sent yet) and a stream.
-    const it = events[Symbol.asyncIterator]();
-    const first = await it.next();
-    const name = run.model.name;
-    const think = body.think !== undefined && body.think !== false ? new ThinkingSplitter() : undefined;
-    const mayCallTools = kind === 'chat' && tools !== undefined && !body.format;
-    let toolMode: 'undecided' | 'buffer' | 'stream' = mayCallTools ? 'undecided' : 'stream';
-    let pending = '';
-    let full = '';
-    let fullThinking = '';
-    const writer = streaming ? new StreamWriter(reply, 'application/x-ndjson', {}, abort) : undefined;
-
-    const piece = (text: string, thinking: string) => {
-      const created_at = new Date().toISOString();
-      if (kind === 'generate')
-        return { model: name, created_at, response: text, ...(thinking ? { thinking } : {}), done: false };
-      return {
-        model: name,
-        created_at,
-        message: { role: 'assistant', content: text, ...(thinking ? { thinking } : {}) },
-        done: false,
-      };
-    };
-    const emit = (text: string) => {
-      let thinking = '';
-      if (think) ({ thinking, content: text } = think.push(text));
-      full += text;
-      fullThinking += thinking;
-      if (writer && (text || thinking)) writer.json(piece(text, thinking));
-    };
-    const onText = (text: string) => {
-      if (toolMode === 'stream') return emit(text);
-      pending += text;
-      if (toolMode === 'undecided' && pending.trim().length > 0) {
-        toolMode = looksLikeToolCall(pending) ? 'buffer' : 'stream';
-        if (toolMode === 'stream') {
-          const p = pending;
-          pending = '';
-          emit(p);
-        }
-      }
-    };
-
-    let done: DoneResult | undefined;
-    try {
-      let ev: IteratorResult<GenerationEvent> = first;
-      while (!ev.done) {
-        const e = ev.value;
-        if (e.type === 'chunk') onText(e.text);
-        else done = e;
-        ev = await it.next();
-      }
-    } catch (err) {
-      if (!writer) throw err;
-      meter.fail(err);
-      writer.json({ error: describeError(err).message });
-      writer.end();
-      return;
-    }
-    if (think) {
-      const rest = think.flush();
-      full += rest.content;
-      fullThinking += rest.thinking;
-      if (writer && (rest.content || rest.thinking)) writer.json(piece(rest.content, rest.thinking));
-    }
-    let toolCalls = null;
-    if (pending) {
-      toolCalls = tools ? parseToolCalls(pending, tools) : null;
-      if (!toolCalls) emit(pending);
-    }
-    if (!done) throw new CorralError('internal', 'generation ended without a result');
-    const final = timings(done, start);
-    const created_at = new Date().toISOString();
-    const wireCalls = toolCalls ? toWireToolCalls(toolCalls) : undefined;
-    let last: Record<string, unknown>;
-    if (kind === 'generate') {
-      last = {
-        model: name,
-        created_at,
-        response: writer ? '' : full,
-        ...(!writer && fullThinking ? { thinking: fullThinking } : {}),
-        done: true,
-        ...(done.context ? { context: done.context } : {}),
-        ...final,
-      };
-    } else {
-      const message: Record<string, unknown> = {
-        role: 'assistant',
-        content: writer || wireCalls ? '' : full,
-      };
-      if (!writer && fullThinking) message.thinking = fullThinking;
-      if (wireCalls) message.tool_calls = wireCalls;
-      last = { model: name, created_at, message, done: true, ...final };
-    }
-    meter.setOutput(
-      kind === 'generate'
-        ? { response: full, ...(fullThinking ? { thinking: fullThinking } : {}) }
-        : {
-            content: full,
-            ...(fullThinking ? { thinking: fullThinking } : {}),
-            ...(wireCalls ? { tool_calls: wireCalls } : {}),
-          },
-    );
-    if (writer) {
-      writer.json(last);
-      writer.end();
-    } else if (!reply.raw.destroyed) {
-      await reply.header('content-type', 'application/json; charset=utf-8').send(last);
-    }
+    const streaming = body.stream !== false;
+    const out = new OllamaReply({
+      kind,
+      model: run.model.name,
+      streaming,
+      think: body.think !== undefined && body.think !== false,
+      tools: kind === 'chat' && !body.format ? tools : undefined,
+      start,
+    });
+    const pieces = ollamaPieces(events, out, meter);
+    if (streaming) return streamReply(reply, pieces, NDJSON, meter);
+    let last: Piece | undefined;
+    for await (const piece of pieces) last = piece;
+    await sendJson(reply, last);
   }
 }

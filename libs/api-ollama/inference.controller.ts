@@ -49,7 +49,7 @@ export class InferenceController {
   @Get('ps')
   async ps() {
     // In cluster mode: every worker's models (from their heartbeats), not only this gateway's.
-    const running = await this.runs.scheduler.psAll();
+    const running = await this.runs.ps();
     return {
       models: running.map((m) => ({
         name: m.name,

@@ -3,7 +3,6 @@ import type { FastifyReply } from 'fastify';
 import { EmbeddingRequestSchema } from './dto/embedding.dto';
 import type { EmbeddingList } from './embedding.mapper';
 import { OpenAiService } from './openai.service';
-import { clientGone } from './streaming';
 import { parseBody } from './validation';
 import { Scopes } from '@corral/auth';
 import { QuotaHeadersInterceptor } from '@corral/quota';
@@ -20,6 +19,6 @@ export class EmbeddingsController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<EmbeddingList> {
-    return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), reply, clientGone(reply));
+    return this.openai.embeddings(parseBody(EmbeddingRequestSchema, body), reply);
   }
 }

@@ -6,11 +6,20 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CorralError, isCorralError } from '@corral/common';
-import type { Constraint, OllamaOptions, Prompt } from '@corral/dispatch';
+import type { OllamaOptions } from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
 import type { EndedRun } from '@corral/serving';
-import { MeteringService, RunService, callerOf, type Meter, type PreparedRun } from '@corral/serving';
+import {
+  MeteringService,
+  RunService,
+  callerOf,
+  collect,
+  exchangeOf,
+  sendJson,
+  type Meter,
+  type PreparedRun,
+} from '@corral/serving';
 import type { ChatPlan } from './chat.mapper';
 import { chatCompletion } from './chat.response';
 import { chatChunks } from './chat.stream';
@@ -18,7 +27,7 @@ import { completionChunks, textCompletion, type CompletionPlan } from './complet
 import type { EmbeddingRequest } from './dto/embedding.dto';
 import { checkDimensions, embeddingInputs, embeddingList, type EmbeddingList } from './embedding.mapper';
 import { openAiId, unixSeconds } from './ids';
-import { clientGone, collect, primed, sendJson, sendSse } from './streaming';
+import { sendSse } from './streaming';
 
 /** OpenAI's wording for an unknown model, which its SDKs and tools show users as is. */
 export function modelNotFound(name: string): CorralError {
@@ -30,7 +39,7 @@ export class OpenAiService {
   private readonly logger = new Logger('OpenAI');
 
   constructor(
-    readonly runs: RunService,
+    private readonly runs: RunService,
     private readonly metering: MeteringService,
   ) {}
 
@@ -42,7 +51,7 @@ export class OpenAiService {
     fn: (meter: Meter) => Promise<T>,
   ): Promise<T> {
     const caller = callerOf(principalOf(reply.request));
-    return this.metering.run({ kind, reply, caller, model, input }, fn);
+    return this.metering.run({ kind, exchange: exchangeOf(reply), caller, model, input }, fn);
   }
 
   async prepare(model: string, options: OllamaOptions): Promise<PreparedRun> {
@@ -72,7 +81,10 @@ export class OpenAiService {
       model: run.model.name,
       toolMode: plan.toolMode,
     };
-    const events = await this.start(run, prompt, plan.constraint, reply, meter);
+    const events = await this.runs.start(meter, run, {
+      prompt,
+      ...(plan.constraint ? { constraint: plan.constraint } : {}),
+    });
     if (plan.stream)
       return sendSse(reply, chatChunks(events, { ...meta, includeUsage: plan.includeUsage }), meter);
     const { text, done } = await collect(events);
@@ -98,7 +110,7 @@ export class OpenAiService {
       ...(insert ? { suffix: plan.suffix } : {}),
     });
     const meta = { id: openAiId('cmpl-'), created: unixSeconds(), model: run.model.name };
-    const events = await this.start(run, prompt, undefined, reply, meter);
+    const events = await this.runs.start(meter, run, { prompt });
     if (plan.stream)
       return sendSse(reply, completionChunks(events, { ...meta, includeUsage: plan.includeUsage }), meter);
     const { text, done } = await collect(events);
@@ -106,48 +118,21 @@ export class OpenAiService {
     return sendJson(reply, textCompletion(meta, text, done));
   }
 
-  embeddings(req: EmbeddingRequest, reply: FastifyReply, signal?: AbortSignal): Promise<EmbeddingList> {
+  embeddings(req: EmbeddingRequest, reply: FastifyReply): Promise<EmbeddingList> {
     return this.metered('embedding', req.model, { input: req.input }, reply, (meter) =>
-      this.runEmbeddings(req, meter, signal),
+      this.runEmbeddings(req, meter),
     );
   }
 
-  private async runEmbeddings(
-    req: EmbeddingRequest,
-    meter: Meter,
-    signal?: AbortSignal,
-  ): Promise<EmbeddingList> {
+  private async runEmbeddings(req: EmbeddingRequest, meter: Meter): Promise<EmbeddingList> {
     const inputs = embeddingInputs(req.input);
     const run = await this.prepare(req.model, {});
     checkDimensions(req.dimensions, run.model.gguf.embeddingLength);
-    const { target } = await meter.admit(run, { inputs });
-    const result = await this.runs.scheduler.embed({ ...target, inputs, truncate: true, signal });
-    await meter.embedded(result.promptTokens);
+    // A client that leaves cancels its embedding too (Ollama's routes run theirs to the end).
+    const result = await this.runs.embed(meter, run, { inputs, truncate: true, signal: meter.signal });
     return embeddingList(run.model.name, result.vectors, result.promptTokens, {
       dimensions: req.dimensions,
       encoding: req.encoding_format,
     });
-  }
-
-  private async start(
-    run: PreparedRun,
-    prompt: Prompt,
-    constraint: Constraint | undefined,
-    reply: FastifyReply,
-    meter: Meter,
-  ) {
-    const signal = clientGone(reply);
-    const { target, sampling } = await meter.admit(run, { prompt });
-    return primed(
-      meter.tap(
-        this.runs.scheduler.generate({
-          ...target,
-          prompt,
-          sampling,
-          ...(constraint ? { constraint } : {}),
-          signal,
-        }),
-      ),
-    );
   }
 }

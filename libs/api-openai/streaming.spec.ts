@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { CorralError } from '@corral/common';
-import { clientGone, collect, primed, sendSse } from './streaming';
+import { abortOnDisconnect, collect, primed } from '@corral/serving';
+import { sendSse } from './streaming';
 import { done, run } from './test-events';
 
 interface Served {
@@ -94,11 +95,11 @@ describe('sendSse', () => {
   });
 });
 
-describe('clientGone', () => {
+describe('abortOnDisconnect', () => {
   it('aborts the run when the client disconnects mid-stream, and not when it completes', async () => {
     let aborted: Promise<boolean> | undefined;
     const { app } = await serve(async (reply) => {
-      const signal = clientGone(reply);
+      const signal = abortOnDisconnect(reply).signal;
       aborted = new Promise((resolve) => {
         signal.addEventListener('abort', () => resolve(true));
         reply.raw.on('finish', () => resolve(false));
@@ -120,7 +121,7 @@ describe('clientGone', () => {
     await app.close();
 
     const complete = await serve(async (reply) => {
-      const signal = clientGone(reply);
+      const signal = abortOnDisconnect(reply).signal;
       aborted = new Promise((resolve) => {
         signal.addEventListener('abort', () => resolve(true));
         reply.raw.on('close', () => setTimeout(() => resolve(false), 20));

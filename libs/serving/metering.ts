@@ -6,24 +6,16 @@
  * when the request ends (done, failed, refused or the client went away) it settles the actual
  * tokens and tells the RunObservers once (usage accounting and audit are observers).
  *
- * Quotas are a separate feature (libs/quota): it provides QUOTA_GATE. Without it (a gateway built
- * without the quota module, some benchmarks) requests are only observed, never refused.
+ * Quotas are a separate feature (libs/quota): it implements serving's QuotaGate port
+ * (quota-gate.ts). Without it (a gateway built without the quota module, some benchmarks) requests
+ * are only observed, never refused.
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describeError } from '@corral/common';
 import type { GenerationEvent, Prompt, RunTarget, SamplingInput, Scheduler } from '@corral/dispatch';
-import type { Admission, AdmitRequest, EffectivePolicy } from '@corral/quota';
+import { RunObservers, SCHEDULER, type EndedRun } from '@corral/core';
+import { QUOTA_GATE, refusedLimit, type Admission, type QuotaGate } from './quota-gate';
 import type { PreparedRun } from './run.service';
-import { RunObservers, type EndedRun } from './run-observers';
-import { SCHEDULER } from './tokens';
-
-/** Admission, as the quota feature provides it (QuotaService). */
-export interface QuotaGate {
-  admit(req: AdmitRequest): Promise<Admission>;
-  policyFor(teamId: string, keyId?: string): Promise<EffectivePolicy>;
-}
-export const QUOTA_GATE = Symbol('corral.serving.quota-gate');
 
 /** Who is asking: from the authenticated principal (`principalOf(request)` of @corral/auth). */
 export interface Caller {
@@ -67,9 +59,25 @@ export function promptText(p: Prompt): { text: string; extra: number } {
   return { text: parts.join('\n'), extra: 8 * p.messages.length + 8 };
 }
 
+/**
+ * What metering needs of the HTTP exchange, without the reply itself (`exchangeOf(reply)` in
+ * ./pipeline builds it from Fastify's).
+ */
+export interface Exchange {
+  requestId: string;
+  /** The path without its query string, for observers. */
+  route: string;
+  /** Aborts when the client goes away before the reply is complete; it also cancels the run. */
+  signal: AbortSignal;
+  /** True once the status line went out: an error after that travels in-band, the client saw 200. */
+  statusSent(): boolean;
+  /** Puts admission's x-ratelimit-* headers on the reply. */
+  setHeaders(headers: Record<string, string>): void;
+}
+
 export interface MeterStart {
   kind: EndedRun['kind'];
-  reply: FastifyReply;
+  exchange: Exchange;
   caller: Caller;
   /** The model as requested (replaced by the resolved name once `admit` ran). */
   model: unknown;
@@ -204,7 +212,7 @@ export class Meter {
     }
     const a = this.admission;
     const headers = a.headers;
-    for (const [k, v] of Object.entries(headers)) this.s.reply.header(k, v);
+    this.s.exchange.setHeaders(headers);
     const capped = a.reservationId !== null || a.policy.combined.maxTokensPerRequest != null;
     const sampling =
       !embedding && capped && (callerMax === undefined || callerMax > a.maxTokens)
@@ -241,6 +249,11 @@ export class Meter {
     await this.settle();
   }
 
+  /** Fires when the client went away: pass it to the run so the worker stops too. */
+  get signal(): AbortSignal {
+    return this.s.exchange.signal;
+  }
+
   /** The generated output, for observers. */
   setOutput(output: unknown): void {
     this.output = output;
@@ -272,8 +285,8 @@ export class Meter {
     if (this.ended) return;
     this.ended = true;
     void this.settle();
-    const raw = this.s.reply.raw;
-    const gone = raw.destroyed && !raw.writableFinished;
+    const x = this.s.exchange;
+    const gone = x.signal.aborted;
     const d = this.error === undefined ? undefined : describeError(this.error);
     let outcome: Outcome = 'ok';
     let status = 200;
@@ -286,14 +299,13 @@ export class Meter {
     } else if (d) {
       outcome = 'error';
       // After the status line went out, an error travels in-band: the client saw 200.
-      status = raw.headersSent ? 200 : d.status;
+      status = x.statusSent() ? 200 : d.status;
     }
-    const err = this.error as { limit?: unknown; scope?: unknown } | undefined;
+    const limit = refusedLimit(this.error);
     const c = this.s.caller;
-    const req: FastifyRequest = this.s.reply.request;
     this.svc.notify({
-      requestId: String(req.id),
-      route: req.url.split('?')[0] ?? req.url,
+      requestId: x.requestId,
+      route: x.route,
       kind: this.s.kind,
       teamId: c.teamId,
       keyId: c.keyId ?? null,
@@ -303,9 +315,7 @@ export class Meter {
       status,
       outcome,
       ...(d?.code ? { errorCode: d.code } : {}),
-      ...(typeof err?.limit === 'string'
-        ? { limit: typeof err.scope === 'string' ? `${err.scope}.${err.limit}` : err.limit }
-        : {}),
+      ...(limit !== undefined ? { limit } : {}),
       promptTokens: this.usedPrompt(),
       completionTokens: this.completionTokens,
       ...(this.ttftMs !== undefined ? { ttftMs: Math.round(this.ttftMs) } : {}),

@@ -5,13 +5,16 @@
 import type { FastifyReply } from 'fastify';
 
 /**
- * An AbortSignal that fires when the client goes away before the response is complete. Create it
+ * An AbortController that aborts when the client goes away before the response is complete: the
+ * one disconnect signal of a request (metering reads it, the run is cancelled by it). Create it
  * before awaiting the model (a load can take long) so a disconnect then also cancels.
  */
 export function abortOnDisconnect(reply: FastifyReply): AbortController {
   const ac = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) ac.abort();
+  const raw = reply.raw;
+  if (raw.destroyed && !raw.writableFinished) ac.abort();
+  raw.on('close', () => {
+    if (!raw.writableFinished) ac.abort();
   });
   return ac;
 }

@@ -1,7 +1,9 @@
 /**
  * Turns "run model X with these options" into a scheduler target: resolves the name through the
  * registry, merges server defaults < Modelfile PARAMETERs < request options, and picks the load
- * settings (context size, GPU layers, threads). Shared by the Ollama and OpenAI dialects.
+ * settings (context size, GPU layers, threads). Then starts the run: `start` (generation) and
+ * `embed` are the one place a run begins, whichever dialect asked. Shared by the Ollama and OpenAI
+ * dialects, which never reach the scheduler themselves.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { CorralConfig } from '@corral/config';
@@ -12,12 +14,19 @@ import {
   clampToContext,
   toSampling,
   validateOptions,
+  type Constraint,
+  type EmbedResult,
+  type GenerationEvent,
   type OllamaOptions,
+  type Prompt,
+  type RunningModel,
   type RunTarget,
   type SamplingInput,
   type Scheduler,
 } from '@corral/dispatch';
-import { CONFIG, REGISTRY, SCHEDULER } from './tokens';
+import { CONFIG, REGISTRY, SCHEDULER } from '@corral/core';
+import type { Meter } from './metering';
+import { primed } from './pipeline';
 
 export interface PreparedRun {
   model: ResolvedModel;
@@ -26,12 +35,27 @@ export interface PreparedRun {
   sampling: SamplingInput;
 }
 
+/** What a generation runs, besides its target and sampling. */
+export interface GenerationJob {
+  prompt: Prompt;
+  /** Grammar or JSON-schema constraint on the output. */
+  constraint?: Constraint;
+  /** Return the token context with the done event (Ollama's /api/generate). */
+  returnContext?: boolean;
+}
+
+export interface EmbeddingJob {
+  inputs: string[];
+  truncate: boolean;
+  signal?: AbortSignal;
+}
+
 @Injectable()
 export class RunService {
   constructor(
     @Inject(CONFIG) private readonly config: CorralConfig,
-    @Inject(REGISTRY) readonly registry: ModelRegistry,
-    @Inject(SCHEDULER) readonly scheduler: Scheduler,
+    @Inject(REGISTRY) private readonly registry: ModelRegistry,
+    @Inject(SCHEDULER) private readonly scheduler: Scheduler,
   ) {}
 
   /** keep_alive as sent by a client (duration string or seconds) → ms; absent → server default. */
@@ -78,5 +102,46 @@ export class RunService {
       },
     };
     return { model, target, options: merged, sampling: toSampling(merged, numCtx) };
+  }
+
+  /**
+   * Starts a metered generation and resolves at its first event. The order matters:
+   *
+   * - Admission comes first: a refused request (quota, allow-list) must not occupy a sequence,
+   *   and its cap on max tokens must reach the sampling the worker sees.
+   * - The meter's signal (the client's disconnect) goes with the job, so a client that leaves
+   *   while the model is still loading or queued cancels it there too.
+   * - `meter.tap` sits between the scheduler and the dialect so every token is counted and the
+   *   quota settles at the final event, before the dialect writes its last bytes (the client's
+   *   next request already sees the refund).
+   * - `primed` holds the reply until the first event: a run that fails before it (load failure,
+   *   prompt too long, worker gone) rejects here and becomes an HTTP error in the caller's
+   *   dialect; after it, the dialect streams and a failure travels in-band.
+   */
+  async start(meter: Meter, run: PreparedRun, job: GenerationJob): Promise<AsyncIterable<GenerationEvent>> {
+    const { target, sampling } = await meter.admit(run, { prompt: job.prompt });
+    return primed(meter.tap(this.scheduler.generate({ ...target, ...job, sampling, signal: meter.signal })));
+  }
+
+  /** A metered embedding: admits the inputs, runs them, settles their exact token count. */
+  async embed(meter: Meter, run: PreparedRun, job: EmbeddingJob): Promise<EmbedResult> {
+    const { target } = await meter.admit(run, { inputs: job.inputs });
+    const result = await this.scheduler.embed({ ...target, ...job });
+    await meter.embedded(result.promptTokens);
+    return result;
+  }
+
+  /** Loads a model without running anything (an empty Ollama request); the load time in ns. */
+  load(target: RunTarget): Promise<number> {
+    return this.scheduler.load(target);
+  }
+
+  unload(name: string): Promise<void> {
+    return this.scheduler.unload(name);
+  }
+
+  /** The loaded models; in cluster mode every worker's, not only this gateway's. */
+  ps(): Promise<RunningModel[]> {
+    return this.scheduler.psAll();
   }
 }
