@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { AuditInterceptor, openAuditLog, type AuditLog } from '@corral/audit';
-import { openTestDb, type Target } from '../libs/audit/testing/db';
-import { sampleRequest } from '../libs/audit/testing/events';
+import { openTestDb, type Target, sampleRequest } from '@corral/testing';
 import { startCorral, type CorralServer } from './support/corral';
 import { runStandalone } from './support/standalone';
 

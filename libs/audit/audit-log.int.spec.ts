@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { openAuditLog, type AuditLog } from './audit-log';
 import type { DbContentPolicies } from './content';
 import { REDACTED } from './redact';
-import { auditTargets, openTestDb, resetAuditTables, type TestDb } from './testing/db';
-import { sampleRequest } from './testing/events';
+import { auditTargets, openTestDb, resetAuditTables, type TestDb, sampleRequest } from '@corral/testing';
 
 type Rows = Record<string, unknown>[];
 

@@ -25,8 +25,7 @@ import type { AuditLog } from './audit-log';
 import { AuditModule } from './audit.module';
 import { AuditInterceptor } from './interceptor';
 import type { AuditEventDto, AuditPage } from './search';
-import { auditTargets, openTestDb, type TestDb } from './testing/db';
-import { sampleRequest } from './testing/events';
+import { auditTargets, openTestDb, type TestDb, sampleRequest } from '@corral/testing';
 import { AUDIT_LOG } from './tokens';
 
 const people: Record<string, Omit<Principal, 'scopes' | 'models'>> = {

@@ -10,7 +10,7 @@ import type { AuditBuffer, BufferRecord } from './buffer';
 import { toPendingEvent } from './event';
 import { RedisStreamBuffer } from './redis-buffer';
 import { SpoolBuffer, appendRawForTest } from './spool-buffer';
-import { sampleRequest } from './testing/events';
+import { sampleRequest } from '@corral/testing';
 
 interface Harness {
   /** A buffer over the same storage as every other `open()` of this harness. */

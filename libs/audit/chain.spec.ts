@@ -6,7 +6,7 @@ import { GENESIS_HASH, canonicalEvent, canonicalJson, chainHash } from './chain'
 import { toPendingEvent, type AuditEvent } from './event';
 import { REDACTED, isSecretField, redact } from './redact';
 import { loadSigningKey, signerFromKey } from './signing';
-import { sampleRequest } from './testing/events';
+import { sampleRequest } from '@corral/testing';
 
 const event = (i: number, over = {}): AuditEvent => ({ ...toPendingEvent(sampleRequest(i, over)), seq: i });
 

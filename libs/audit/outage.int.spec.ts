@@ -10,9 +10,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openAuditLog, type AuditLog } from './audit-log';
 import { DbContentPolicies } from './content';
-import { openTestDb, type TestDb } from './testing/db';
-import { sampleRequest } from './testing/events';
-import { TcpProxy } from './testing/tcp-proxy';
+import { openTestDb, type TestDb, sampleRequest, TcpProxy } from '@corral/testing';
 
 const DB = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -2,8 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAuditLog, type AuditLog } from './audit-log';
 import { applyRetention } from './retention';
-import { auditTargets, openTestDb, resetAuditTables, type TestDb } from './testing/db';
-import { sampleRequest } from './testing/events';
+import { auditTargets, openTestDb, resetAuditTables, type TestDb, sampleRequest } from '@corral/testing';
 
 describe.each(auditTargets())('audit retention on %s', (target) => {
   let t: TestDb;

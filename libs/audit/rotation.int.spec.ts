@@ -11,8 +11,7 @@ import { openAuditLog, signerFor, type AuditLog } from './audit-log';
 import { signerFromKey, signingKeyPath } from './signing';
 import { createPrivateKey } from 'node:crypto';
 import { verifyAuditLog } from './verify';
-import { auditTargets, openTestDb, resetAuditTables, type TestDb } from './testing/db';
-import { sampleRequest } from './testing/events';
+import { auditTargets, openTestDb, resetAuditTables, type TestDb, sampleRequest } from '@corral/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

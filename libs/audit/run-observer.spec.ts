@@ -12,7 +12,7 @@ import { openAuditLog, type AuditLog } from './audit-log';
 import { DbContentPolicies } from './content';
 import { AuditInterceptor } from './interceptor';
 import { AuditRunObserver } from './run-observer';
-import { auditTargets, openTestDb, resetAuditTables, type TestDb } from './testing/db';
+import { auditTargets, openTestDb, resetAuditTables, type TestDb } from '@corral/testing';
 
 type Rows = Record<string, unknown>[];
 

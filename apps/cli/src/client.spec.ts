@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ConnectError, CorralClient, readNdjson, resolveApiKey } from './client';
-import { FakeServer } from './testing/fake-server';
+import { FakeServer } from '@corral/testing';
 
 async function* chunks(...parts: (string | Uint8Array)[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield typeof p === 'string' ? new TextEncoder().encode(p) : p;

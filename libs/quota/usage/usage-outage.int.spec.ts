@@ -13,7 +13,7 @@ import { RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@
 import { openDatabase, type Database } from '@corral/persistence';
 import { Init1764160000000 } from '../../../migrations/1764160000000-Init';
 import { UsageAccounting1764400000001 } from '../../../migrations/1764400000001-UsageAccounting';
-import { TcpProxy } from '../../audit/testing/tcp-proxy';
+import { TcpProxy } from '@corral/testing';
 import { DurableUsageWriter } from './usage-writer';
 import { UsageRepository } from './usage.repository';
 import type { UsageRecord } from './usage.types';

@@ -4,8 +4,7 @@ import { PassThrough } from 'node:stream';
 import { openAuditLog } from '@corral/audit';
 import { CorralClient } from '../client';
 import { auditRotateKeyCommand, auditVerifyCommand, renderEvents } from './audit';
-import { openTestDb } from '../../../../libs/audit/testing/db';
-import { sampleRequest } from '../../../../libs/audit/testing/events';
+import { openTestDb, sampleRequest } from '@corral/testing';
 
 const capture = () => {
   const out = new PassThrough();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralClient } from '../client';
 import { Progress } from '../progress';
-import { Capture, FakeServer, type RecordedRequest } from '../testing/fake-server';
+import { Capture, FakeServer, type RecordedRequest } from '@corral/testing';
 import { createCommand } from './create';
 
 const sha = (data: string | Buffer) => 'sha256:' + createHash('sha256').update(data).digest('hex');

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { CorralClient } from '../client';
-import { Capture, FakeServer } from '../testing/fake-server';
+import { Capture, FakeServer } from '@corral/testing';
 import { removeCommand, stopCommand } from './models';
 import { parseKeepAlive, runCommand } from './run';
 

@@ -1,4 +1,4 @@
-import type { AuditEventInput } from '../event';
+import type { AuditEventInput } from '@corral/audit';
 
 /** A plausible API-request event; `i` varies the fields so every event hashes differently. */
 export function sampleRequest(i: number, over: Partial<AuditEventInput> = {}): AuditEventInput {

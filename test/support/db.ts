@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '@corral/persistence';
-import { MIGRATIONS } from '../../../migrations';
+import { MIGRATIONS } from '../../migrations';
 
 export type Target = 'pglite' | 'postgres';
 
