@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { MeteringService, RunService } from '@corral/serving';
+import { ServingModule } from '@corral/serving';
 import { InferenceController } from './inference.controller';
 import { ModelsController } from './models.controller';
 import { GenerationService } from './generation.service';
@@ -7,7 +7,8 @@ import { EmbeddingService } from './embedding.service';
 
 /** Ollama's native API (/api/*). */
 @Module({
+  imports: [ServingModule],
   controllers: [InferenceController, ModelsController],
-  providers: [RunService, MeteringService, GenerationService, EmbeddingService],
+  providers: [GenerationService, EmbeddingService],
 })
 export class OllamaApiModule {}

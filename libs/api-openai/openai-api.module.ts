@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { MeteringService, RunService } from '@corral/serving';
+import { ServingModule } from '@corral/serving';
 import { ChatController } from './chat.controller';
 import { EmbeddingsController } from './embeddings.controller';
 import { ModelsController } from './models.controller';
@@ -7,7 +7,8 @@ import { OpenAiService } from './openai.service';
 
 /** OpenAI's API under /v1 (chat, completions, embeddings, models), over the shared serving layer. */
 @Module({
+  imports: [ServingModule],
   controllers: [ChatController, EmbeddingsController, ModelsController],
-  providers: [RunService, MeteringService, OpenAiService],
+  providers: [OpenAiService],
 })
 export class OpenAiApiModule {}

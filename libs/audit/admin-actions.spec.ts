@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import { RequestMethod, type Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ADMIN_ACTION } from '@corral/auth';
+import { ADMIN_ACTION } from '@corral/core';
 import { AppModule, type CoreServices } from '../../apps/gateway/src/app.module';
 
 /** Mutating routes that are not admin changes, and why. */

@@ -2,10 +2,10 @@ import { Readable } from 'node:stream';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { AdminAction, AdminDoc, CurrentPrincipal, Scopes, recordChange, type Principal } from '@corral/auth';
+import { AdminDoc, CurrentPrincipal, Scopes, type Principal } from '@corral/auth';
+import { AdminAction, auditFacts, recordChange } from '@corral/core';
 import { CorralError } from '@corral/common';
 import { auditScopeFor, requireAuditor, requireTeamInScope } from './access';
-import { auditFacts } from './interceptor';
 import type { AuditLog } from './audit-log';
 import { DbContentPolicies, readContent } from './content';
 import {
@@ -16,7 +16,7 @@ import {
   searchAuditEvents,
   type AuditScope,
 } from './search';
-import { AUDIT_LOG } from './tokens';
+import { AUDIT_LOG } from './audit.di-tokens';
 
 const FormatSchema = z.enum(['json', 'ndjson', 'csv']).default('json');
 const PolicyBody = z.object({

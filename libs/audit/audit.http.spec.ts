@@ -20,13 +20,13 @@ import type { FastifyRequest } from 'fastify';
 import { ALL_SCOPES, setPrincipal, type Principal } from '@corral/auth';
 import { CorralError, CorralExceptionFilter } from '@corral/common';
 import { loadConfig } from '@corral/config';
-import { CONFIG, DATABASE } from '@corral/serving';
+import { CONFIG, DATABASE } from '@corral/core';
 import type { AuditLog } from './audit-log';
 import { AuditModule } from './audit.module';
 import { AuditInterceptor } from './interceptor';
 import type { AuditEventDto, AuditPage } from './search';
 import { auditTargets, openTestDb, type TestDb, sampleRequest } from '@corral/testing';
-import { AUDIT_LOG } from './tokens';
+import { AUDIT_LOG } from './audit.di-tokens';
 
 const people: Record<string, Omit<Principal, 'scopes' | 'models'>> = {
   admin: { kind: 'session', userId: 'usr_admin', teamId: null, globalRole: 'admin', teamRoles: {} },

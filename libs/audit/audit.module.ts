@@ -2,14 +2,14 @@ import { Inject, Module, Optional, type OnModuleDestroy, type OnModuleInit } fro
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { clusterRedis, type CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
-import { CONFIG, DATABASE, RunObservers } from '@corral/serving';
+import { CONFIG, DATABASE, RunObservers } from '@corral/core';
 import { authPrincipal } from './access';
 import { openAuditLog, type AuditLog } from './audit-log';
 import { AuditController } from './audit.controller';
 import { AUDIT_ENABLED, AUDIT_PRINCIPAL, AuditInterceptor } from './interceptor';
 import { AuditRunObserver } from './run-observer';
 import { AuditService } from './service';
-import { AUDIT_LOG } from './tokens';
+import { AUDIT_LOG } from './audit.di-tokens';
 
 /**
  * The audit log in the gateway: opens it at boot (key, buffer, appender with scheduled retention),

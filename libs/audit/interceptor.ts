@@ -13,7 +13,7 @@
  *
  * Admin changes ride on the same event: a mutating admin route names its action with
  * `@AdminAction(...)` and describes its change with `recordChange(req, { resource, before, after })`
- * (both from @corral/auth, see libs/auth/admin/audit-trail.ts); the event takes them over.
+ * (both in the kernel's request context, libs/core/request-context.ts); the event takes them over.
  *
  * Each tracked request gets its event id when it starts, and is findable by request id while it is
  * in flight (`inflight()`), so the run observer can add the model, token counts or a quota refusal
@@ -31,8 +31,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { Reflector } from '@nestjs/core';
 import { catchError, type Observable } from 'rxjs';
-import { ADMIN_ACTION, changeOf } from '@corral/auth';
 import { ERROR_STATUS, isCorralError } from '@corral/common';
+import { ADMIN_ACTION, auditFacts, changeOf, type AuditFacts } from '@corral/core';
 import { AUDIT_ACTIONS, type ActorType, type AuditEventInput } from './event';
 import { AuditService } from './service';
 
@@ -50,20 +50,6 @@ export const AUDIT_PRINCIPAL = Symbol('corral.audit.principal');
 export const requestPrincipal: PrincipalResolver = (req) =>
   (req as FastifyRequest & { principal?: AuditPrincipal }).principal;
 
-/** What a handler can add to its request's audit event. */
-export interface AuditFacts {
-  model?: string;
-  promptTokens?: number;
-  completionTokens?: number;
-  errorCode?: string;
-  /** Overrides the principal's team (a session acting in one of its teams). */
-  teamId?: string;
-  /** Overrides the action (`auth.login` on the login route, for example). */
-  action?: string;
-  detail?: Record<string, unknown>;
-}
-
-const FACTS = Symbol('corral.audit.facts');
 const TRACKED = Symbol('corral.audit.tracked');
 const STARTED = Symbol('corral.audit.started');
 const EVENT_ID = Symbol('corral.audit.eventId');
@@ -122,12 +108,6 @@ export function buildStartedEvent(
     userAgent: typeof ua === 'string' ? ua.slice(0, 1000) : undefined,
     detail: { event_id: auditEventId(req) ?? null, ...(action ? { action } : {}) },
   };
-}
-
-/** The mutable facts bag of one request (created on first use). */
-export function auditFacts(req: FastifyRequest): AuditFacts {
-  const r = req as unknown as Record<symbol, AuditFacts | undefined>;
-  return (r[FACTS] ??= {});
 }
 
 const CODE_BY_STATUS = new Map<number, string>();

@@ -7,7 +7,7 @@
  * request id.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { RunObservers, type EndedRun } from '@corral/serving';
+import { RunObservers, type EndedRun } from '@corral/core';
 import { openAuditLog, type AuditLog } from './audit-log';
 import { DbContentPolicies } from './content';
 import { AuditInterceptor } from './interceptor';

@@ -13,9 +13,9 @@
  * and never waits: recording is an enqueue.
  */
 import { Logger } from '@nestjs/common';
-import type { EndedRun, RunObserver } from '@corral/serving';
+import { auditFacts, type EndedRun, type RunObserver } from '@corral/core';
 import { AUDIT_ACTIONS, type AuditEventInput } from './event';
-import { auditFacts, type AuditInterceptor } from './interceptor';
+import type { AuditInterceptor } from './interceptor';
 import type { AuditService } from './service';
 
 /** An event of its own for a run whose request event is gone (or that had none). */

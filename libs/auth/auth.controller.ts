@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CorralError, Public } from '@corral/common';
 import { parseInput } from './admin/validate';
-import { recordChange } from './admin/audit-trail';
+import { recordChange } from '@corral/core';
 import { AdminApiDocument } from './admin/openapi';
 import { readCookie } from './auth.guard';
 import { CurrentPrincipal, type Principal } from './principal';

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
 import type { ModelRegistry } from '@corral/registry';
-import { CONFIG, DATABASE, REGISTRY } from '@corral/serving';
+import { CONFIG, DATABASE, REGISTRY } from '@corral/core';
 import { KeysController } from './admin/keys.controller';
 import { AdminApiDocument } from './admin/openapi';
 import { TeamsController } from './admin/teams.controller';

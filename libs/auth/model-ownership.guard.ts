@@ -15,7 +15,7 @@ import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError, IS_PUBLIC } from '@corral/common';
-import { recordChange } from './admin/audit-trail';
+import { recordChange } from '@corral/core';
 import { modelsInRequest } from './model-access';
 import {
   ModelOwnership,

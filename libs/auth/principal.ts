@@ -1,16 +1,11 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
+import { requestContext, type ContextPrincipal } from '@corral/core';
 import { SCOPES, type GlobalRole, type Scope, type TeamRole } from './scopes';
 
 /** Who is calling, as established by the guard for one request. */
-export interface Principal {
-  kind: 'key' | 'session' | 'anonymous';
-  userId: string | null;
-  /** The key's public id (kind 'key'). */
-  keyId?: string;
-  /** The key's team (kind 'key'); null for sessions and anonymous callers. */
-  teamId: string | null;
+export interface Principal extends ContextPrincipal {
   globalRole: GlobalRole | null;
   /** Teams the caller may act in, with the role it acts as there. */
   teamRoles: Readonly<Record<string, TeamRole>>;
@@ -23,14 +18,14 @@ export interface Principal {
 
 export const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
 
-const PRINCIPAL = Symbol('corral.principal');
-
+/** The guard's one write of the request's principal (the request context's `principal` slot). */
 export function setPrincipal(req: FastifyRequest, p: Principal): void {
-  (req as unknown as Record<symbol, Principal>)[PRINCIPAL] = p;
+  requestContext(req).principal = p;
 }
 
+/** Only setPrincipal writes the slot, so what it holds is auth's full Principal. */
 export function principalOf(req: FastifyRequest): Principal | undefined {
-  return (req as unknown as Record<symbol, Principal | undefined>)[PRINCIPAL];
+  return requestContext(req).principal as Principal | undefined;
 }
 
 /** The authenticated caller, in a controller method. */

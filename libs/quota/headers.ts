@@ -5,6 +5,7 @@
  * put on the reply by QuotaInterceptor or by `applyHeaders`.
  */
 import { CorralError } from '@corral/common';
+import type { QuotaRefusal } from '@corral/serving';
 import type { LimitName, LimitsSnapshot, Reservation } from './store';
 
 /** Go's time.Duration style, as OpenAI sends it: "20ms", "1s", "6m0s", "1h2m3.5s". */
@@ -43,7 +44,7 @@ const LIMIT_WORDS: Record<LimitName, string> = {
 };
 
 /** A refused admission: 429 with the limit named, Retry-After and the rate-limit headers. */
-export class QuotaExceededError extends CorralError {
+export class QuotaExceededError extends CorralError implements QuotaRefusal {
   constructor(
     message: string,
     readonly limit: LimitName,

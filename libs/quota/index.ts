@@ -10,7 +10,7 @@ export * from './policy-cache';
 export { QuotaPolicyRepository } from './policy.repository';
 export * from './quota.service';
 export * from './quota.interceptor';
-export * from './quota.tokens';
+export * from './quota.di-tokens';
 export * from './usage/usage.types';
 export { UsageRepository, usageCsv } from './usage/usage.repository';
 export {

@@ -20,7 +20,7 @@ import { KeyPolicySchema, TeamPolicySchema, parsePolicy, type Limits } from './p
 import type { PolicyNotifier } from './policy-notifier';
 import { QuotaPolicyRepository } from './policy.repository';
 import type { QuotaStore } from './store';
-import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, type KeyTeamLookup } from './quota.tokens';
+import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, type KeyTeamLookup } from './quota.di-tokens';
 
 const notFound = (what: string) => new CorralError('not_found', `${what} not found`);
 

@@ -12,7 +12,8 @@ import { Redis } from 'ioredis';
 import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
 import { clusterRedis, type CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
-import { CONFIG, DATABASE, QUOTA_GATE, RunObservers } from '@corral/serving';
+import { CONFIG, DATABASE, RunObservers } from '@corral/core';
+import { QUOTA_GATE } from '@corral/serving';
 import { AuthModule, AuthRepositories } from '@corral/auth';
 import { MemoryQuotaStore } from './memory-store';
 import { PolicyCache, repositorySource } from './policy-cache';
@@ -20,7 +21,7 @@ import { LocalPolicyNotifier, RedisPolicyNotifier, type PolicyNotifier } from '.
 import { QuotaPolicyRepository } from './policy.repository';
 import { QuotaController } from './quota.controller';
 import { QuotaService } from './quota.service';
-import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, USAGE_SINK, type KeyTeamLookup } from './quota.tokens';
+import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, USAGE_SINK, type KeyTeamLookup } from './quota.di-tokens';
 import { RedisQuotaStore } from './redis-store';
 import type { QuotaStore } from './store';
 import { UsageController } from './usage/usage.controller';

@@ -8,13 +8,14 @@
 import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
 import type { FairShare } from '@corral/dispatch';
+import type { Admission as GateAdmission, AdmitRequest, QuotaGate, QuotaRefusal } from '@corral/serving';
 import { rateLimitHeaders, refusalError } from './headers';
 import { effectivePolicy, MAX_LIMIT, modelAllowed, type EffectivePolicy, type Limits } from './policy';
 import type { PolicySource } from './policy-cache';
 import { DEFAULT_LEASE_MS, type QuotaStore, type Settlement, type StoreLimits } from './store';
 
 /** A request the policy refuses before anything is reserved (403 model, 400 prompt too large). */
-export class PolicyRefusal extends CorralError {
+export class PolicyRefusal extends CorralError implements QuotaRefusal {
   constructor(
     code: 'forbidden' | 'bad_request',
     message: string,
@@ -26,20 +27,10 @@ export class PolicyRefusal extends CorralError {
   }
 }
 
-export interface AdmitRequest {
-  teamId: string;
-  /** The API key used; omitted for session (web console) requests. */
-  keyId?: string;
-  model: string;
-  /** Prompt tokens counted with the model's own tokenizer (`Scheduler.tokenize(target, text).length`). */
-  promptTokens: number;
-  /** The caller's max_tokens / num_predict, if it gave one. */
-  maxTokens?: number;
-  /** The model's default completion budget when the caller gave none (e.g. context length − prompt). */
-  defaultMaxTokens?: number;
-}
+/** Serving's port declares the request; quota implements the port (QuotaService is QUOTA_GATE). */
+export type { AdmitRequest };
 
-export interface Admission {
+export interface Admission extends GateAdmission {
   /** Null when no counter applies (no limits set): nothing to settle. */
   reservationId: string | null;
   /** Tokens reserved: prompt plus completion budget. */
@@ -76,7 +67,7 @@ function storeLimits(l: Limits | undefined): StoreLimits {
   return out;
 }
 
-export class QuotaService {
+export class QuotaService implements QuotaGate {
   private readonly logger = new Logger('Quota');
   private readonly fallbackMaxTokens: number;
   private readonly leaseMs: number;

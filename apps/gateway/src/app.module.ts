@@ -5,7 +5,7 @@ import type { CorralConfig } from '@corral/config';
 import type { Database } from '@corral/persistence';
 import type { ModelRegistry } from '@corral/registry';
 import type { Scheduler } from '@corral/dispatch';
-import { CONFIG, DATABASE, REGISTRY, RunObservers, SCHEDULER } from '@corral/serving';
+import { CONFIG, DATABASE, REGISTRY, RunObservers, SCHEDULER } from '@corral/core';
 import { OllamaApiModule } from '@corral/api-ollama';
 import { OpenAiApiModule } from '@corral/api-openai';
 import { AuthModule } from '@corral/auth';

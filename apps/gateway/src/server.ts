@@ -194,7 +194,7 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   await app.listen(config.port, config.host);
   await workers.waitReady(120_000).catch((e: Error) => logger.error(e.message));
   // CORRAL_PIN: always-loaded models are loaded now and whenever this gateway lacks them.
-  const runs = new RunService(config, registry, scheduler);
+  const runs = app.get(RunService);
   const keeper = new PinKeeper({
     pins,
     scheduler,

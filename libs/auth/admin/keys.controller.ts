@@ -8,7 +8,7 @@ import { isGlobalAdmin, CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { ownedTeams, teamFor } from './access';
-import { AdminAction, recordChange } from './audit-trail';
+import { AdminAction, recordChange } from '@corral/core';
 import { AdminDoc } from './openapi';
 import { CreateKeyBody, IssuedKeyOut, KeyOut, ListKeysQuery, RotateKeyBody, keyOut, pageOf } from './dto';
 import { parseInput } from './validate';

@@ -7,7 +7,7 @@ import { CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin, teamFor } from './access';
-import { AdminAction, recordChange } from './audit-trail';
+import { AdminAction, recordChange } from '@corral/core';
 import { AdminDoc } from './openapi';
 import {
   AddMemberBody,

@@ -8,7 +8,7 @@ import { CurrentPrincipal, type Principal } from '../principal';
 import { AuthRepositories } from '../repositories';
 import { Scopes } from '../scopes';
 import { requireGlobalAdmin } from './access';
-import { AdminAction, recordChange } from './audit-trail';
+import { AdminAction, recordChange } from '@corral/core';
 import { AdminDoc } from './openapi';
 import { CreateUserBody, ListUsersQuery, UpdateUserBody, UserOut, pageOf, userOut } from './dto';
 import { parseInput } from './validate';

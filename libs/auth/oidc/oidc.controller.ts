@@ -6,12 +6,11 @@
  * The callback's CSRF token cannot travel in a body across a redirect: it is appended to the landing
  * URL's fragment (`#csrf_token=…`), which browsers never send to a server or write to access logs.
  */
-import { recordChange } from '../admin/audit-trail';
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError, Public } from '@corral/common';
 import type { CorralConfig } from '@corral/config';
-import { CONFIG } from '@corral/serving';
+import { CONFIG, recordChange } from '@corral/core';
 import { readCookie } from '../auth.guard';
 import { InvalidationBus } from '../invalidation';
 import { AuthRepositories } from '../repositories';

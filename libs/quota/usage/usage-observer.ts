@@ -2,7 +2,7 @@
  * Usage accounting is an observer of the inference request path: every request the Ollama and
  * OpenAI handlers report (RunObservers) becomes one usage record, handed to the durable sink.
  */
-import type { EndedRun, RunObserver } from '@corral/serving';
+import type { EndedRun, RunObserver } from '@corral/core';
 import type { UsageRecord, UsageSink } from './usage.types';
 
 export function usageRecordOf(run: EndedRun): UsageRecord {
