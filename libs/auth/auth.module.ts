@@ -22,10 +22,14 @@ import { ModelOwnershipGuard, installOwnershipRelease } from './model-ownership.
 import { FailureLimiter } from './rate-limit';
 import { AuthRepositories } from './repositories';
 import { SessionService } from './session.service';
+import { AnonymousLoopbackStrategy } from './strategies/anonymous.strategy';
+import { ApiKeyStrategy } from './strategies/api-key.strategy';
+import { SessionStrategy } from './strategies/session.strategy';
 
 /**
- * Identity for the gateway: the global guard (APP_GUARD), login/logout, and the admin API for users,
- * teams, members and keys. Needs CONFIG and DATABASE from the gateway's core module.
+ * Identity for the gateway: the global guard (APP_GUARD) over one passport strategy per credential
+ * type, login/logout, and the admin API for users, teams, members and keys. Needs CONFIG and
+ * DATABASE from the gateway's core module.
  */
 @Module({
   // DiscoveryModule: the admin API document is built from every registered route.
@@ -65,6 +69,9 @@ import { SessionService } from './session.service';
       inject: [AuthRepositories],
     },
     { provide: FailureLimiter, useValue: new FailureLimiter() },
+    ApiKeyStrategy,
+    SessionStrategy,
+    AnonymousLoopbackStrategy,
     AdminApiDocument,
     {
       provide: ModelOwnership,

@@ -1,9 +1,11 @@
 /**
- * API key and session token formats. A key is `crl_<public id>_<secret>`: the id finds the row, the
- * secret is checked against its SHA-256 (a high-entropy random secret needs no slow hash). Only
- * hashes are stored; comparisons are constant-time.
+ * API key and session token formats, and where a request carries them. A key is
+ * `crl_<public id>_<secret>`: the id finds the row, the secret is checked against its SHA-256 (a
+ * high-entropy random secret needs no slow hash). Only hashes are stored; comparisons are
+ * constant-time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export const KEY_ID_LENGTH = 12;
@@ -67,4 +69,42 @@ export function newSessionToken(): string {
 
 export function newId(prefix: string): string {
   return `${prefix}_${randomBase62(16)}`;
+}
+
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/**
+ * Whether the request presents an API key: `Authorization` (any value: a malformed one is a failed
+ * key, not a missing one) or a single `x-api-key` header.
+ */
+export function hasApiKeyHeader(req: FastifyRequest): boolean {
+  return req.headers.authorization !== undefined || typeof req.headers['x-api-key'] === 'string';
+}
+
+/**
+ * The API key a request presents: `Authorization: Bearer <key>` first, else `x-api-key`.
+ * Null when `Authorization` is there but not a Bearer token; undefined when there is no key header.
+ */
+export function presentedApiKey(req: FastifyRequest): string | null | undefined {
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    const m = BEARER.exec(authorization);
+    return m ? m[1]! : null;
+  }
+  const apiKeyHeader = req.headers['x-api-key'];
+  return typeof apiKeyHeader === 'string' ? apiKeyHeader.trim() : undefined;
+}
+
+export function readCookie(req: FastifyRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+export function isLoopback(address: string): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
