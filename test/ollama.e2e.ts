@@ -317,6 +317,10 @@ describe('errors in Ollama shape', () => {
     const missing = await postJson(`${corral.url}/api/generate`, { prompt: 'x' });
     expect(missing.status).toBe(400);
     expect(missing.json?.error).toBe('model is required');
+    // A wrong type is named as such, never as missing (the same parser as /v1, Ollama's wording).
+    const wrong = await postJson(`${corral.url}/api/generate`, { model: 'm', stream: 'yes' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.json?.error).toBe('stream must be a boolean');
     const opt = await postJson(`${corral.url}/api/generate`, {
       model: 'scripted',
       prompt: 'x',

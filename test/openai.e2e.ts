@@ -344,6 +344,15 @@ describe('errors in OpenAI shape', () => {
         code: 'bad_request',
       },
     });
+    const wrong = await fetch(`${corral.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...corral.authHeaders },
+      body: JSON.stringify({ model: 'm', messages: hello, stream: 'yes' }),
+    });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.json()).toMatchObject({
+      error: { message: "'stream' must be a boolean", param: 'stream' },
+    });
     const e = await apiError(
       openai.chat.completions.create({
         model: 'scripted',

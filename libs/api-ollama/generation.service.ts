@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { CorralError, describeError } from '@corral/common';
+import { CorralError } from '@corral/common';
 import { promptSizeProblem, type Prompt, type ToolDef } from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
@@ -19,19 +19,11 @@ import {
   streamReply,
   type Meter,
   type PreparedRun,
-  type StreamFormat,
 } from '@corral/serving';
 import type { ChatBody, GenerateBody } from './dto/requests';
 import { toChatMessages, toToolDefs } from './chat.mapper';
 import { formatToConstraint } from './format';
-import { OllamaReply, ollamaPieces, type Kind, type Piece } from './reply.mapper';
-
-const NDJSON: StreamFormat<Piece> = {
-  contentType: 'application/x-ndjson',
-  write: (w, piece) => w.json(piece),
-  error: (w, e) => w.json({ error: describeError(e).message }),
-  readAfterClose: true,
-};
+import { NDJSON, OllamaReply, ollamaPieces, type Kind, type Piece } from './reply.mapper';
 
 /** A prompt far longer than the context is refused before it is tokenized. */
 function checkPromptSize(chars: number, run: PreparedRun, field: string): void {

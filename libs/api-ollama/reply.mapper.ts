@@ -4,9 +4,9 @@
  * in nanoseconds, which for a non-streamed reply also carries the whole text.
  */
 import type { DoneResult, GenerationEvent, ToolDef } from '@corral/dispatch';
-import { CorralError } from '@corral/common';
+import { CorralError, describeError } from '@corral/common';
 import { ThinkingSplitter, ToolCallDetector } from '@corral/prompt';
-import { nsSince } from '@corral/serving';
+import { nsSince, type StreamFormat } from '@corral/serving';
 import { toWireToolCalls } from './chat.mapper';
 
 export type Kind = 'generate' | 'chat';
@@ -25,6 +25,14 @@ export interface ReplyContext {
 }
 
 export type Piece = Record<string, unknown>;
+
+/** Ollama's stream: one JSON object a line; a failure after the first piece is `{"error": "..."}`. */
+export const NDJSON: StreamFormat<Piece> = {
+  contentType: 'application/x-ndjson',
+  write: (w, piece) => w.json(piece),
+  error: (w, e) => w.json({ error: describeError(e).message }),
+  readAfterClose: true,
+};
 
 function timings(done: DoneResult, start: bigint) {
   return {

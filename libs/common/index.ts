@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './http/public.decorator';
 export * from './http/dialect';
+export * from './http/parse-body';
 export * from './http/exception.filter';
 export * from './http/origins';
 export * from './http/request-guards';

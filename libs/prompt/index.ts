@@ -27,12 +27,7 @@ export {
   type ExtractedToolCalls,
   type DetectorState,
 } from './tool-calls';
-export {
-  splitThinking,
-  ThinkingSplitter,
-  type SplitThinking,
-  type SplitThinkingOptions,
-} from './thinking';
+export { splitThinking, ThinkingSplitter, type SplitThinking, type SplitThinkingOptions } from './thinking';
 export {
   Template,
   TemplateSyntaxError,

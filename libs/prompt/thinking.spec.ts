@@ -48,6 +48,9 @@ describe('ThinkingSplitter', () => {
     });
   });
   it('passes plain answers through untouched', () => {
-    expect(stream(['The <b>answer</b>', ' is 4'])).toEqual({ thinking: '', content: 'The <b>answer</b> is 4' });
+    expect(stream(['The <b>answer</b>', ' is 4'])).toEqual({
+      thinking: '',
+      content: 'The <b>answer</b> is 4',
+    });
   });
 });
