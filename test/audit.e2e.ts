@@ -10,6 +10,7 @@
  * `RunObservers` (wired on another branch): a chat by a team whose capture policy is on then has
  * its model and token counts on its event and its prompt/response stored apart, joined to it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import {
   SCRIPT_TEXT,
@@ -42,7 +43,6 @@ interface Event {
   details: Record<string, any> | null;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const UA = 'audit-e2e/1.0';
 
 const targets: [string, () => NodeJS.ProcessEnv][] = [['pglite', () => ({ REDIS_URL: '' })]];

@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Ollama } from 'ollama';
 import OpenAI, { APIError } from 'openai';
 import { Client } from 'pg';
@@ -34,8 +35,6 @@ if (process.env.DATABASE_URL) {
 } else {
   console.log('DATABASE_URL not set: auth e2e runs on PGlite only');
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function rejection(p: Promise<unknown>): Promise<{ status: number; message: string }> {
   try {

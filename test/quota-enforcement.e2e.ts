@@ -15,12 +15,12 @@ import {
   type TinyModels,
 } from '@corral/testing';
 import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 jest.setTimeout(300_000);
 
 let corral: CorralProcess;
 let models: TinyModels;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   models = await buildTinyModels();

@@ -7,6 +7,7 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { openAuditLog, type AuditLog } from './audit-log';
 import { DbContentPolicies } from './content';
@@ -16,8 +17,6 @@ const DB = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const maybe = DB ? describe : describe.skip;
 if (!DB) console.log('DATABASE_URL not set: the database outage test is skipped');
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 maybe.each([['spool'], ['redis-stream, two gateways']])('audit through a database outage (%s)', (mode) => {
   let proxy: TcpProxy;

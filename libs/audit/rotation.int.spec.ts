@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { openAuditLog, signerFor, type AuditLog } from './audit-log';
 import { signerFromKey, signingKeyPath } from './signing';
 import { createPrivateKey } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { verifyAuditLog } from './verify';
 import { auditTargets, openTestDb, resetAuditTables, type TestDb, sampleRequest } from '@corral/testing';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(auditTargets())('audit key rotation and scheduled retention on %s', (target) => {
   let t: TestDb;

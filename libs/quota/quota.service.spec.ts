@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { CorralError } from '@corral/common';
 import { MemoryQuotaStore } from './memory-store';
@@ -21,8 +22,6 @@ class Table implements PolicySource {
     return Promise.resolve(this.keys.get(id));
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function setup() {
   const table = new Table();

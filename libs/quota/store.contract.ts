@@ -5,6 +5,7 @@
  * part to exactly the counters that were charged.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { periodsAt } from './calendar';
 import type { QuotaStore, Reservation, ReserveRequest } from './store';
 
@@ -15,7 +16,6 @@ export interface ContractTarget {
   cleanup(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 const admitted = (r: Reservation): r is Extract<Reservation, { admitted: true }> => r.admitted;
 

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   HOLDING_OPTIONS,
   buildTinyModels,
@@ -31,8 +32,6 @@ interface Event {
   outcome: { status: number; error_code: string | null };
   details: Record<string, unknown> | null;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function children(pid: number): number[] {
   try {

@@ -7,12 +7,11 @@
  * a guesser elsewhere cannot lock the real user out.
  * Each "client" is its own loopback source address (127.0.0.x), as distinct machines would be.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startCorral, type CorralProcess } from '@corral/testing';
 import { send } from './browser-http';
 
 jest.setTimeout(180_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('failed authentications never lock out the right credential', () => {
   let corral: CorralProcess;

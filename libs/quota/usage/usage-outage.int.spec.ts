@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
 import { openDatabase, type Database } from '@corral/persistence';
@@ -21,7 +22,6 @@ import type { UsageRecord } from './usage.types';
 const DB = process.env.DATABASE_URL;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const migrations = [Init1764160000000, UsageAccounting1764400000001];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const rec = (i: number, tag: string): UsageRecord => ({
   ts: new Date(Date.UTC(2026, 10, 26, 12, 0, 0) + i * 1000),
