@@ -4,3 +4,15 @@ export * from './host';
 export type { OidcConfig, OidcGroupRule } from './oidc';
 export { parseRegistrySource, type RegistryConfig, type RegistrySource } from './registry';
 export { clusterRedis } from './cluster-redis';
+export {
+  DEFAULT_JOB_STALL_TIMEOUT_MS,
+  WorkerSettingsSchema,
+  parseDecodeLoop,
+  parseGpuChoice,
+  parseThreads,
+  workerSettings,
+  workerSettingsEnv,
+  type DecodeLoopChoice,
+  type GpuChoice,
+  type WorkerSettings,
+} from './worker';

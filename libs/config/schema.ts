@@ -10,6 +10,7 @@ import { parseDuration } from './duration';
 import { parseHost } from './host';
 import { HTTP_ENV_KEYS, HTTP_ENV_SCHEMA, httpConfig, type HttpConfig } from './http';
 import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
+import { JOB_STALL_TIMEOUT } from './worker';
 import { REGISTRY_ENV_KEYS, REGISTRY_ENV_SCHEMA, registryConfig, type RegistryConfig } from './registry';
 
 const int = (min: number) =>
@@ -49,6 +50,8 @@ export const ENV_KEYS = {
   CORRAL_REQUEST_TIMEOUT: 'Longest wait for a worker to answer a load (duration). Defaults to 10m.',
   CORRAL_WORKER_STALL_TIMEOUT:
     'How long a worker may send no heartbeat (it sends one every second, from a timer that keeps running during model loads and decoding) before it is declared stuck: its requests fail (or are re-dispatched), a forked worker is killed (SIGKILL) and restarted, a cluster worker is marked down (duration, at least 2s). Defaults to 10s.',
+  CORRAL_JOB_STALL_TIMEOUT:
+    'How long a job inside a worker may compute with no progress (no prompt batch evaluated, token decoded or input embedded; waiting for a sequence or a model load does not count) before it fails in-band and the worker exits to be restarted: catches a job wedged in native code while the worker heartbeats on (duration, at least 1s). Defaults to 120s.',
   CORRAL_AUTH_ANONYMOUS:
     'loopback: requests from 127.0.0.1/::1 without credentials act as the admin (single-user laptop). Defaults to off.',
   CORRAL_DB_SCHEMA:
@@ -131,6 +134,7 @@ const EnvSchema = z.object({
     .string()
     .refine((v) => (parseDuration(v) ?? 0) >= 2000, 'must be a duration of at least 2s, like 10s')
     .default('10s'),
+  CORRAL_JOB_STALL_TIMEOUT: JOB_STALL_TIMEOUT,
   CORRAL_AUTH_ANONYMOUS: z.enum(['loopback', 'off']).default('off'),
   CORRAL_DB_SCHEMA: z
     .string()

@@ -299,6 +299,9 @@ export class DecodeLoop {
       // The previous step's tokens reach their consumers while this decode runs on the llama.cpp thread.
       for (const { s } of entries) s.flush();
       await decoded;
+      // A decode that returned is progress for every stream on the context, those still waiting for
+      // room in the batch included: a wedged context stops them all, a busy one does not.
+      for (const s of ready) s.options.onProgress?.();
       for (const { s, count } of entries) s.accepted(count);
       const sampled = await (chained ?? sample());
       toSample.forEach((s, i) => {
@@ -365,6 +368,7 @@ export class DecodeLoop {
           this.stats.nativeSteps += 1;
         }
         const s = streams[row] as DecodeStream;
+        s.options.onProgress?.();
         s.accepted(1);
         s.sampled(token as Token);
         s.flush();
@@ -452,6 +456,8 @@ export interface DecodeStreamOptions {
    * the plain last N tokens of the sequence (Ollama's `penalize_newline: false` leaves newlines out).
    */
   refreshSampler?: boolean;
+  /** Called after each decode that advanced the context while the stream is in the loop (the job's progress watchdog). */
+  onProgress?: () => void;
 }
 
 /** One sequence's place in the loop: its next token to decode and the tokens waiting for its consumer. */

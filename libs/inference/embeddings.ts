@@ -1,6 +1,7 @@
 import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/dispatch';
 import { WorkerJobError } from './errors';
 import type { ModelInstance } from './model-instance';
+import { type JobProgress, UNWATCHED } from './progress-watch';
 import type { EmbedJob, FromWorker } from './protocol';
 
 /**
@@ -12,6 +13,8 @@ export async function runEmbedding(
   instance: ModelInstance,
   loadDurationNs: number,
   signal: AbortSignal,
+  /** Armed around the embedding calls, ticked per input (progress-watch.ts). Defaults to none. */
+  progress: JobProgress = UNWATCHED,
 ): Promise<Extract<FromWorker, { type: 'embeddings' }>> {
   const started = process.hrtime.bigint();
   // The gateway refuses these first; the worker holds to the same bounds whoever sent the job.
@@ -39,7 +42,8 @@ export async function runEmbedding(
       }
       tokens = tokens.slice(0, Math.max(0, room));
     }
-    const embedding = await context.getEmbeddingFor(tokens);
+    progress.arm();
+    const embedding = await context.getEmbeddingFor(tokens).finally(progress.disarm);
     vectors.push(l2Normalize(embedding.vector));
     promptTokens += tokens.length + overhead;
   }

@@ -4,6 +4,7 @@ import { fitPromptToContext } from './context-fit';
 import { WorkerJobError } from './errors';
 import type { GrammarCache } from './grammar';
 import type { ModelInstance } from './model-instance';
+import { type JobProgress, UNWATCHED } from './progress-watch';
 import { renderPrompt } from './prompt';
 import type { DoneResult, FromWorker, GenerateJob } from './protocol';
 import { maxNewTokens, penaltyWindowIsFiltered, toEvaluateOptions } from './sampling';
@@ -19,6 +20,8 @@ export interface GenerationRun {
   emit: (msg: FromWorker) => void;
   /** Time spent loading the model for this job (0 when it was already loaded). */
   loadDurationNs: number;
+  /** The job's progress watchdog (progress-watch.ts): armed while the job computes. Defaults to none. */
+  progress?: JobProgress;
 }
 
 type DoneReason = DoneResult['doneReason'];
@@ -29,6 +32,7 @@ type DoneReason = DoneResult['doneReason'];
  */
 export async function runGeneration(run: GenerationRun): Promise<void> {
   const { job, instance, signal } = run;
+  const progress = run.progress ?? UNWATCHED;
   const { model } = instance;
   const limit = Math.min(instance.spec.numCtx, instance.context.contextSize);
   const budget = maxNewTokens(job.sampling);
@@ -63,6 +67,8 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
   }
 
   let healthy = false;
+  // Watched from here: waiting for a sequence is not native compute, everything after it is.
+  progress.arm();
   try {
     const started = process.hrtime.bigint();
     // Erasing takes the context lock: a native run of another sequence hands it over after its token.
@@ -80,6 +86,7 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
     const step = Math.max(1, instance.context.batchSize);
     for (let i = cachedTokens; !loop && i < prompt.length - 1 && !signal.aborted; i += step) {
       await seq.evaluateWithoutGeneratingNewTokens(prompt.slice(i, Math.min(i + step, prompt.length - 1)));
+      progress.tick();
     }
 
     const decoder = new TokenTextDecoder(model, prompt);
@@ -120,9 +127,11 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
             stopTokens: rendered.stopTokens,
             refreshSampler: penaltyWindowIsFiltered(job.sampling, model.tokens.nl),
             signal,
+            onProgress: progress.tick,
           })
         : seq.evaluate(last, options);
       for await (const token of tokens) {
+        progress.tick();
         firstTokenAt ??= process.hrtime.bigint();
         if (isFinal(token)) {
           reason = 'stop';
@@ -171,6 +180,7 @@ export async function runGeneration(run: GenerationRun): Promise<void> {
       context: job.returnContext ? [...prompt, ...generated] : undefined,
     });
   } finally {
+    progress.disarm();
     // After an engine failure the KV cache no longer matches the sequence's token list; start clean
     // rather than let the next job reuse a corrupt prefix.
     if (!healthy) await seq.clearHistory().catch(() => undefined);

@@ -3,36 +3,15 @@ import type { Llama, LlamaGpuType } from 'node-llama-cpp';
 import { loadNodeLlamaCpp } from './llama-module';
 import type { WorkerInfo } from './protocol';
 
-/** Value of `CORRAL_GPU`: which llama.cpp backend to load. */
-export type GpuChoice = 'auto' | 'cuda' | 'vulkan' | 'metal' | 'cpu';
-
-export function parseGpuChoice(value: string | undefined): GpuChoice {
-  const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === 'auto') return 'auto';
-  if (v === 'cpu' || v === 'false' || v === 'none' || v === '0') return 'cpu';
-  if (v === 'cuda' || v === 'vulkan' || v === 'metal') return v;
-  throw new Error(`CORRAL_GPU must be one of auto, cuda, vulkan, metal, cpu (got "${value}")`);
-}
-
-export type DecodeLoopChoice = 'native' | 'batched' | 'sequence';
-
-/**
- * Value of `CORRAL_DECODE_LOOP`: how the worker generates (decode-loop.ts). `native` (the default) is
- * the batched loop plus the native loop for the steps of streams past their prompts, where built.
- */
-export function parseDecodeLoop(value: string | undefined): DecodeLoopChoice {
-  const v = (value || 'native').trim().toLowerCase();
-  if (v === 'native' || v === 'batched' || v === 'sequence') return v;
-  throw new Error(`CORRAL_DECODE_LOOP must be native, batched or sequence (got "${value}")`);
-}
-
-/** Value of `CORRAL_THREADS` (or `name`): a positive integer, or undefined to let the worker choose. */
-export function parseThreads(value: string | undefined, name = 'CORRAL_THREADS'): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer (got "${value}")`);
-  return n;
-}
+// The settings' parsers moved to @corral/config (WorkerSettings); re-exported for this feature's users.
+export {
+  parseDecodeLoop,
+  parseGpuChoice,
+  parseThreads,
+  type DecodeLoopChoice,
+  type GpuChoice,
+} from '@corral/config';
+import type { GpuChoice } from '@corral/config';
 
 /**
  * Default llama.cpp thread count.

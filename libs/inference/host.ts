@@ -3,16 +3,10 @@ import { runEmbedding } from './embeddings';
 import { WorkerJobError, toJobError } from './errors';
 import { runGeneration } from './generation';
 import { GrammarCache } from './grammar';
-import {
-  type DecodeLoopChoice,
-  type GpuChoice,
-  describeHardware,
-  parseDecodeLoop,
-  parseGpuChoice,
-  parseThreads,
-  startLlama,
-} from './hardware';
+import { DEFAULT_JOB_STALL_TIMEOUT_MS, type DecodeLoopChoice, type GpuChoice } from '@corral/config';
+import { describeHardware, startLlama } from './hardware';
 import { ModelInstance } from './model-instance';
+import { type JobProgress, ProgressWatch, UNWATCHED } from './progress-watch';
 import {
   type FromWorker,
   FromWorkerSchema,
@@ -23,15 +17,30 @@ import {
   type WorkerInfo,
 } from './protocol';
 
+/**
+ * The worker's settings (the process entry parses them once, `workerSettings()` in @corral/config, and
+ * passes them here); the host itself reads no environment.
+ */
 export interface WorkerHostOptions {
-  /** llama.cpp backend. Defaults to `CORRAL_GPU`, else 'auto'. */
+  /** llama.cpp backend (CORRAL_GPU). Defaults to 'auto'. */
   gpu?: GpuChoice;
-  /** llama.cpp threads. Defaults to `CORRAL_THREADS`, else chosen from the hardware (see hardware.ts). */
+  /** llama.cpp threads (CORRAL_THREADS). Defaults to a choice from the hardware (see hardware.ts). */
   threads?: number;
-  /** llama.cpp threads for prompt batches. Defaults to `CORRAL_BATCH_THREADS`, else from the hardware. */
+  /** llama.cpp threads for prompt batches (CORRAL_BATCH_THREADS). Defaults to a choice from the hardware. */
   batchThreads?: number;
-  /** Generation loop (see decode-loop.ts). Defaults to `CORRAL_DECODE_LOOP`, else 'native'. */
+  /** Generation loop (CORRAL_DECODE_LOOP, see decode-loop.ts). Defaults to 'native'. */
   decodeLoop?: DecodeLoopChoice;
+  /**
+   * Queue a decode step's samples behind its decode: only with a one-thread libuv pool
+   * (UV_THREADPOOL_SIZE=1, see DecodeLoopOptions). Defaults to false.
+   */
+  chainSamples?: boolean;
+  /**
+   * A job computing (past its wait for a sequence or a model load) that makes no progress for this long
+   * fails and `onWedged` listeners run (progress-watch.ts); 0 turns the watch off
+   * (CORRAL_JOB_STALL_TIMEOUT). Defaults to 120 s.
+   */
+  jobStallTimeoutMs?: number;
   /** Diagnostic lines (the process entry prefixes and writes them to stderr). Defaults to nothing. */
   log?: (line: string) => void;
 }
@@ -58,6 +67,10 @@ interface Job {
 export class WorkerHost {
   private readonly listeners = new Set<(m: FromWorker) => void>();
   private readonly shutdownListeners = new Set<() => void>();
+  private readonly wedgedListeners = new Set<(jobId: string, silentMs: number) => void>();
+  /** Jobs failed by the progress watchdog: whatever they still send is dropped (their error went out). */
+  private readonly wedged = new Set<string>();
+  private readonly progress?: ProgressWatch;
   private readonly models = new Map<string, Promise<ModelInstance>>();
   private readonly jobs = new Map<string, Job>();
   private readonly log: (line: string) => void;
@@ -66,11 +79,24 @@ export class WorkerHost {
 
   constructor(private readonly options: WorkerHostOptions = {}) {
     this.log = options.log ?? (() => undefined);
+    const stallMs = options.jobStallTimeoutMs ?? DEFAULT_JOB_STALL_TIMEOUT_MS;
+    if (stallMs > 0)
+      this.progress = new ProgressWatch({ timeoutMs: stallMs, onStall: (id, ms) => this.jobWedged(id, ms) });
   }
 
   onMessage(cb: (m: FromWorker) => void): () => void {
     this.listeners.add(cb);
     return () => this.listeners.delete(cb);
+  }
+
+  /**
+   * Called once a job has made no progress for the job stall timeout, after its error went out. A
+   * native context that stopped mid-decode cannot be trusted: the process entry exits non-zero so that
+   * whoever runs the worker restarts it.
+   */
+  onWedged(cb: (jobId: string, silentMs: number) => void): () => void {
+    this.wedgedListeners.add(cb);
+    return () => this.wedgedListeners.delete(cb);
   }
 
   /** Called once everything is disposed after a `shutdown` message. */
@@ -127,7 +153,7 @@ export class WorkerHost {
         });
         return;
       case 'generate':
-        this.track(msg.id, msg.model.key, async (signal) => {
+        this.track(msg.id, msg.model.key, async (signal, progress) => {
           const { instance, loadDurationNs } = await this.ensureLoaded(msg.model);
           const { grammars } = await this.getRuntime();
           await runGeneration({
@@ -137,13 +163,14 @@ export class WorkerHost {
             signal,
             emit: (m) => this.emit(m),
             loadDurationNs,
+            progress,
           });
         });
         return;
       case 'embed':
-        this.track(msg.id, msg.model.key, async (signal) => {
+        this.track(msg.id, msg.model.key, async (signal, progress) => {
           const { instance, loadDurationNs } = await this.ensureLoaded(msg.model);
-          this.emit(await runEmbedding(msg, instance, loadDurationNs, signal));
+          this.emit(await runEmbedding(msg, instance, loadDurationNs, signal, progress));
         });
         return;
       case 'tokenize':
@@ -171,6 +198,7 @@ export class WorkerHost {
   /** Disposes every model and llama.cpp itself. Safe to call more than once. */
   shutdown(): Promise<void> {
     this.shuttingDown ??= (async () => {
+      this.progress?.stop();
       for (const job of this.jobs.values())
         job.controller.abort(new WorkerJobError('internal', 'worker is shutting down'));
       await Promise.allSettled([...this.models.keys()].map((key) => this.unload(key)));
@@ -184,12 +212,10 @@ export class WorkerHost {
 
   private getRuntime(): Promise<Runtime> {
     this.runtime ??= (async () => {
-      const env = process.env;
       const started = await startLlama({
-        gpu: this.options.gpu ?? parseGpuChoice(env.CORRAL_GPU),
-        threads: this.options.threads ?? parseThreads(env.CORRAL_THREADS),
-        batchThreads:
-          this.options.batchThreads ?? parseThreads(env.CORRAL_BATCH_THREADS, 'CORRAL_BATCH_THREADS'),
+        gpu: this.options.gpu ?? 'auto',
+        threads: this.options.threads,
+        batchThreads: this.options.batchThreads,
         log: this.log,
       });
       return { ...started, grammars: new GrammarCache(started.llama) };
@@ -210,9 +236,8 @@ export class WorkerHost {
         spec,
         threads: rt.threads,
         batchThreads: rt.batchThreads,
-        decodeLoop: this.options.decodeLoop ?? parseDecodeLoop(process.env.CORRAL_DECODE_LOOP),
-        // libuv reads the size once, when the pool starts; only a one-thread pool keeps jobs in order.
-        chainSamples: process.env.UV_THREADPOOL_SIZE?.trim() === '1',
+        decodeLoop: this.options.decodeLoop ?? 'native',
+        chainSamples: this.options.chainSamples ?? false,
         log: this.log,
       }),
     );
@@ -246,7 +271,7 @@ export class WorkerHost {
   private track(
     id: string,
     modelKey: string | undefined,
-    work: (signal: AbortSignal) => Promise<void>,
+    work: (signal: AbortSignal, progress: JobProgress) => Promise<void>,
   ): void {
     if (this.jobs.has(id)) {
       this.emit({ type: 'error', id, code: 'bad_request', message: `job id ${id} is already running` });
@@ -255,17 +280,38 @@ export class WorkerHost {
     const controller = new AbortController();
     const job: Job = { controller, modelKey, finished: Promise.resolve() };
     this.jobs.set(id, job);
-    job.finished = work(controller.signal)
+    const progress = this.progress?.begin(id) ?? UNWATCHED;
+    job.finished = work(controller.signal, progress)
       .catch((e: unknown) => {
         const err = toJobError(e);
         if (err.code === 'internal')
           this.log(`job ${id} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
         this.emit({ type: 'error', id, code: err.code, message: err.message });
       })
-      .finally(() => this.jobs.delete(id));
+      .finally(() => {
+        this.jobs.delete(id);
+        this.progress?.end(id);
+      });
+  }
+
+  private jobWedged(id: string, silentMs: number): void {
+    const seconds = Math.round(silentMs / 1000);
+    this.log(
+      `job ${id} made no progress for ${seconds} s (CORRAL_JOB_STALL_TIMEOUT); the worker is restarted`,
+    );
+    this.emit({
+      type: 'error',
+      id,
+      code: 'internal',
+      message: `inference job made no progress for ${Math.round((this.progress?.timeoutMs ?? silentMs) / 1000)}s; the worker is restarted`,
+    });
+    this.wedged.add(id);
+    this.jobs.get(id)?.controller.abort(new WorkerJobError('internal', 'job made no progress'));
+    for (const cb of this.wedgedListeners) cb(id, silentMs);
   }
 
   private emit(msg: FromWorker): void {
+    if (this.wedged.size > 0 && 'id' in msg && this.wedged.has(msg.id)) return;
     // Chunks (one per token) are built in one place from typed values; a schema pass on each was ~3% of
     // the worker's JS time at 16 streams (docs/performance.md), so only the other messages are checked.
     if (msg.type === 'chunk') return this.deliver(msg);

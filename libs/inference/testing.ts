@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { workerSettings } from '@corral/config';
 import { WorkerHost } from './host';
 import {
   type FromWorker,
@@ -52,7 +53,13 @@ export class Harness {
   private seq = 0;
 
   constructor() {
-    this.host = new WorkerHost({ gpu: 'cpu', threads: 1, log: (l) => this.logs.push(l) });
+    // The rest as a worker process would read it (CORRAL_DECODE_LOOP, UV_THREADPOOL_SIZE, ...).
+    this.host = new WorkerHost({
+      ...workerSettings(process.env),
+      gpu: 'cpu',
+      threads: 1,
+      log: (l) => this.logs.push(l),
+    });
     this.host.onMessage((m) => {
       const id = 'id' in m ? m.id : '';
       const list = this.byId.get(id) ?? [];

@@ -2,52 +2,26 @@
  * Forks the real worker entry, compiled the way `npm run build` compiles it (swc with the repo's
  * .swcrc), and drives it over IPC like the gateway does.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import * as path from 'node:path';
 import { unpackChunkBatch } from '../../../libs/dispatch/chunk-batch';
 import { type Heartbeat, HeartbeatMsg } from '../../../libs/dispatch/protocol';
 import { type FromWorker, FromWorkerSchema } from '../../../libs/inference/protocol';
 import { STORIES, describeWithModel, spec } from '../../../libs/inference/testing';
+import { buildWorker } from './testing';
 
 jest.setTimeout(120_000);
 
-const root = path.resolve(__dirname, '../../..');
-// Inside the repo (git-ignored) so the compiled files resolve node_modules like dist/ does.
-const outDir = path.join(root, '.corral-test', 'worker-spec-build');
-const entry = path.join(outDir, 'apps/worker/src/main.js');
-
-function build(): void {
-  rmSync(outDir, { recursive: true, force: true });
-  execFileSync(
-    process.execPath,
-    [
-      path.join(root, 'node_modules/@swc/cli/bin/swc.js'),
-      'apps/worker/src',
-      'libs/inference',
-      'libs/dispatch',
-      'libs/common',
-      'libs/config',
-      '-d',
-      outDir,
-      '--config-file',
-      '.swcrc',
-      '--ignore',
-      '**/*.spec.ts',
-      '--quiet',
-    ],
-    { cwd: root, stdio: 'pipe' },
-  );
-}
-
 describeWithModel(STORIES, 'worker process (compiled entry over IPC)', () => {
   let child: ChildProcess;
+  let outDir: string;
+  let entry: string;
   const received: FromWorker[] = [];
   const beats: Heartbeat[] = [];
   let stderr = '';
 
   beforeAll(() => {
-    build();
+    ({ outDir, entry } = buildWorker('worker-spec-build'));
     expect(existsSync(entry)).toBe(true);
     child = fork(entry, [], {
       serialization: 'advanced',

@@ -11,6 +11,7 @@ import {
   type Heartbeat,
   chunkBatchingSender,
 } from '@corral/dispatch';
+import { type WorkerSettings, workerSettings } from '@corral/config';
 import { WorkerHost } from '@corral/inference';
 
 const prefix = `[worker ${process.pid}]`;
@@ -24,7 +25,15 @@ function main(): void {
     process.exit(2);
   }
   const send = process.send.bind(process);
-  const host = new WorkerHost({ log });
+  // Read once, from the environment the gateway set (workerSettingsEnv) or inherited.
+  let settings: WorkerSettings;
+  try {
+    settings = workerSettings(process.env);
+  } catch (e) {
+    log(`cannot start llama.cpp: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+  const host = new WorkerHost({ ...settings, log });
 
   // The chunks of one decode step (one per active sequence) leave as one IPC message (chunk-batch.ts).
   host.onMessage(
@@ -46,6 +55,18 @@ function main(): void {
   }, every);
   beat.unref();
   host.onShutdown(() => process.exit(0));
+  // A job wedged in native code (progress-watch.ts): its error has gone out; the context cannot be
+  // trusted, so the worker ends and the gateway's crash path restarts it. Not with process.exit: exit
+  // joins libuv's threadpool, and a wedged native call never returns, so that would hang too (seen with
+  // job-stall.int.spec.ts). SIGKILL to itself, once the message queue is written: IPC messages leave in
+  // order, so once this last beat is out the error before it is too.
+  host.onWedged(() => {
+    const die = (): void => void process.kill(process.pid, 'SIGKILL');
+    setTimeout(die, 2000).unref();
+    const last: Heartbeat = { type: 'heartbeat', at: Date.now(), jobs: host.runningJobs };
+    if (process.connected) send(last, undefined, undefined, die);
+    else die();
+  });
   process.on('message', (msg) => host.handle(msg));
 
   // Never outlive the gateway: a worker without a parent would hold GPU memory forever.

@@ -2,6 +2,7 @@
  * A cluster worker (`corral worker --redis URL`): the same inference host the embedded worker process
  * runs, driven by the cluster transport instead of the IPC channel. It runs in the CLI's process.
  */
+import { workerSettings } from '@corral/config';
 import { WorkerHost } from '@corral/inference';
 import { GatewayBlobSource, SharedDirectoryBlobSource, WorkerAgent } from '@corral/cluster-worker';
 
@@ -23,7 +24,7 @@ export interface RunningWorker {
 }
 
 export async function startRemoteWorker(opts: RemoteWorkerOptions): Promise<RunningWorker> {
-  const host = new WorkerHost({ log: opts.log });
+  const host = new WorkerHost({ ...workerSettings(process.env), log: opts.log });
   const agent = new WorkerAgent({
     redisUrl: opts.redisUrl,
     prefix: opts.prefix,
@@ -39,6 +40,13 @@ export async function startRemoteWorker(opts: RemoteWorkerOptions): Promise<Runn
       : new SharedDirectoryBlobSource(opts.modelsDir),
     memoryBytes: opts.memoryBytes,
     log: opts.log,
+  });
+  // A job wedged in native code (progress-watch.ts): its error is on its way to Redis; the context
+  // cannot be trusted, so the process ends and its service manager restarts it. SIGKILL, as in main.ts:
+  // an exit would wait forever for the wedged native thread.
+  host.onWedged(() => {
+    opts.log('a job made no progress (CORRAL_JOB_STALL_TIMEOUT); the worker is killed to be restarted');
+    setTimeout(() => process.kill(process.pid, 'SIGKILL'), 1000);
   });
   await agent.start();
   return { id: agent.id, stop: () => agent.stop() };
