@@ -3,6 +3,7 @@
  * restarts one that dies (with backoff), and tells the scheduler so it can fail that worker's jobs.
  */
 import { Logger } from '@nestjs/common';
+import { withTimeout } from '@corral/common';
 import { ChildProcessWorkerLink, type WorkerLink } from './worker-link';
 
 export interface WorkerPoolOptions {
@@ -52,13 +53,11 @@ export class WorkerPool implements WorkerSource {
   /** Resolves when at least one worker is ready, or rejects after the timeout. */
   async waitReady(timeoutMs = 60_000): Promise<void> {
     if (this.workers().length > 0) return;
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no inference worker became ready')), timeoutMs);
-      this.onWorkerUp(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await withTimeout(
+      new Promise<void>((resolve) => this.onWorkerUp(() => resolve())),
+      timeoutMs,
+      () => new Error('no inference worker became ready'),
+    );
   }
 
   private spawn(id: string): void {
