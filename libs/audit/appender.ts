@@ -6,11 +6,10 @@
  * backoff; nothing leaves the buffer until it is committed.
  */
 import { Logger } from '@nestjs/common';
-import { LoopTimer } from './loop-timer';
 import type { DataSource } from 'typeorm';
-import type { AuditBuffer, BufferedEntry, PendingContent } from './buffer';
+import { DrainLoop, type BufferedEntry, type LeaderLock } from '@corral/durable';
+import type { AuditBuffer, BufferRecord, PendingContent } from './audit-buffer';
 import { GENESIS_HASH, chainHash } from './chain';
-import type { LeaderLock } from './leader';
 import type { AuditSigner } from './signing';
 import { auditSql, type EventRow, type Sql } from './store';
 
@@ -45,13 +44,8 @@ export class AuditAppender {
   private readonly log = new Logger('Audit');
   private readonly o: Required<Omit<AppenderOptions, 'maintenance'>> & Pick<AppenderOptions, 'maintenance'>;
   private nextMaintenanceAt = 0;
-  private running = false;
-  private loop?: Promise<void>;
-  private readonly timer = new LoopTimer();
-  private failures = 0;
+  private readonly drain: DrainLoop;
   private idleCheckAt = 0;
-  /** Last error while writing (cleared on success), for health reporting. */
-  lastError?: string;
   /** Events written since start. */
   written = 0;
 
@@ -59,7 +53,7 @@ export class AuditAppender {
     private readonly ds: DataSource,
     private readonly buffer: AuditBuffer,
     private signer: AuditSigner,
-    private readonly leader: LeaderLock,
+    leader: LeaderLock,
     opts: AppenderOptions = {},
   ) {
     this.o = {
@@ -72,6 +66,18 @@ export class AuditAppender {
       maintenance: opts.maintenance,
       maintenanceIntervalMs: opts.maintenanceIntervalMs ?? 3_600_000,
     };
+    this.drain = new DrainLoop(() => this.pass(), {
+      ...this.o,
+      leader,
+      logger: this.log,
+      recovered: (n) => `audit appender recovered after ${n} failed attempts`,
+      failing: (e) => `audit appender cannot write (events stay buffered): ${e}`,
+    });
+  }
+
+  /** Last error while writing (cleared on success), for health reporting. */
+  get lastError(): string | undefined {
+    return this.drain.lastError;
   }
 
   /** Signs later checkpoints with `signer` (after a key rotation). */
@@ -91,60 +97,36 @@ export class AuditAppender {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.drain.start();
   }
 
   /** Stops after the batch in flight; what is still buffered is written by the next start. */
-  async stop(): Promise<void> {
-    this.running = false;
-    this.timer.stop();
-    await this.loop;
-    await this.leader.release();
+  stop(): Promise<void> {
+    return this.drain.stop();
   }
 
   /** Wakes the loop now (new entries were appended in this process). */
   kick(): void {
-    this.timer.kick();
+    this.drain.kick();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      let idle = true;
-      try {
-        if (await this.leader.acquire()) {
-          const entries = await this.buffer.read(this.o.batchSize);
-          if (entries.length > 0) {
-            idle = entries.length < this.o.batchSize;
-            await this.writeBatch(entries);
-          } else if (Date.now() - this.idleCheckAt >= 1000) {
-            this.idleCheckAt = Date.now();
-            await this.ds.transaction((m) => this.maybeCheckpoint(m, Date.now()));
-            await this.maintain();
-          }
-        }
-        if (this.failures > 0)
-          this.log.log(`audit appender recovered after ${this.failures} failed attempts`);
-        this.failures = 0;
-        this.lastError = undefined;
-      } catch (e) {
-        this.failures++;
-        this.lastError = e instanceof Error ? e.message : String(e);
-        if (this.failures === 1 || this.failures % 20 === 0)
-          this.log.warn(`audit appender cannot write (events stay buffered): ${this.lastError}`);
-        await this.timer.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
-        continue;
-      }
-      if (idle && this.running) {
-        await this.timer.sleep(this.o.pollMs);
-        if (this.running && this.o.lingerMs > 0) await new Promise((r) => setTimeout(r, this.o.lingerMs));
-      }
+  /** One pass of the drain loop: a batch, or when there is none the idle checkpoint and maintenance. */
+  private async pass(): Promise<number> {
+    const entries = await this.buffer.read(this.o.batchSize);
+    if (entries.length > 0) {
+      await this.writeBatch(entries);
+      return entries.length;
     }
+    if (Date.now() - this.idleCheckAt >= 1000) {
+      this.idleCheckAt = Date.now();
+      await this.ds.transaction((m) => this.maybeCheckpoint(m, Date.now()));
+      await this.maintain();
+    }
+    return 0;
   }
 
   /** Writes one batch and acknowledges it. Exposed for tests that drive the appender step by step. */
-  async writeBatch(entries: BufferedEntry[]): Promise<number> {
+  async writeBatch(entries: BufferedEntry<BufferRecord>[]): Promise<number> {
     const last = entries[entries.length - 1];
     if (!last) return 0;
     const n = await this.ds.transaction(async (m) => {

@@ -6,10 +6,9 @@
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { AuditAppender, type AppenderOptions } from './appender';
-import type { AuditBuffer } from './buffer';
+import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type LeaderLock } from '@corral/durable';
+import { parseRecord, type AuditBuffer } from './audit-buffer';
 import { DbContentPolicies, type ContentPolicySource } from './content';
-import { LocalLeader, RedisLeader, type LeaderLock } from './leader';
-import { RedisStreamBuffer } from './redis-buffer';
 import { AuditService } from './service';
 import { purgeExpiredContent } from './content';
 import { applyRetention } from './retention';
@@ -21,7 +20,6 @@ import {
   type AuditSigner,
   type RotationResult,
 } from './signing';
-import { SpoolBuffer } from './spool-buffer';
 import { verifyAuditLog, type VerifyReport } from './verify';
 
 export interface AuditLogOptions {
@@ -96,11 +94,11 @@ export async function openAuditLog(o: AuditLogOptions): Promise<AuditLog> {
   if (o.redisUrl) {
     const { Redis } = await import('ioredis');
     const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 2 });
-    buffer = new RedisStreamBuffer({ redis, prefix: o.redisPrefix });
+    buffer = new RedisStreamBuffer({ redis, prefix: o.redisPrefix, parse: parseRecord });
     leader = new RedisLeader({ redis, prefix: o.redisPrefix });
     quit = () => redis.quit();
   } else {
-    buffer = await SpoolBuffer.open({ dir: o.spoolDir ?? join(o.home, 'audit-spool') });
+    buffer = await SpoolBuffer.open({ dir: o.spoolDir ?? join(o.home, 'audit-spool'), parse: parseRecord });
     leader = new LocalLeader();
   }
   const policies = o.policies ?? new DbContentPolicies(o.dataSource);

@@ -10,7 +10,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { purgeExpiredContent } from './content';
-import { fsyncDir } from './signing';
+import { fsyncDir } from '@corral/durable';
 import { auditSql } from './store';
 
 export interface RetentionOptions {

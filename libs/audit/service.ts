@@ -5,7 +5,7 @@
  * buffer itself refuses (disk full, Redis down) the records stay queued and are retried in order.
  */
 import { Logger } from '@nestjs/common';
-import type { AuditBuffer, BufferRecord } from './buffer';
+import type { AuditBuffer, BufferRecord } from './audit-buffer';
 import type { ContentPolicySource } from './content';
 import { toPendingEvent, type AuditEventInput } from './event';
 

@@ -32,6 +32,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { canonicalJson } from './chain';
+import { fsyncDir } from '@corral/durable';
 
 export interface AuditSigner {
   /** First 16 hex chars of sha256(SPKI DER): names the key in each checkpoint. */
@@ -48,16 +49,6 @@ export interface AuditSigner {
 export function keyIdOf(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('hex').slice(0, 16);
-}
-
-/** fsync a directory, so a rename or a new file in it survives a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Writes a file durably: temp file, fsync, rename, fsync of the directory. */

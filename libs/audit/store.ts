@@ -4,7 +4,7 @@
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditEvent, ActorType } from './event';
-import type { PendingContent } from './buffer';
+import type { PendingContent } from './audit-buffer';
 
 export type Sql = Pick<EntityManager, 'query'> | Pick<DataSource, 'query'>;
 

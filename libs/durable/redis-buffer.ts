@@ -4,12 +4,14 @@
  * `appendonly yes` (and `appendfsync everysec` or `always`), as deploy/ does.
  */
 import type { Redis } from 'ioredis';
-import { parseRecord, type AuditBuffer, type BufferedEntry, type BufferRecord } from './buffer';
+import { parseJsonRecord, type BufferedEntry, type DurableBuffer, type RecordParser } from './buffer';
 
-export interface RedisBufferOptions {
+export interface RedisBufferOptions<R = unknown> {
   redis: Redis;
   /** Key prefix, so tests and several installations can share one Redis. Defaults to `corral:`. */
   prefix?: string;
+  /** Reads a stored entry back. Defaults to any JSON object (parseJsonRecord). */
+  parse?: RecordParser<R>;
 }
 
 /**
@@ -30,19 +32,22 @@ redis.call('set', KEYS[1], ARGV[1])
 redis.call('xtrim', KEYS[2], 'MINID', ARGV[1])
 return 1`;
 
-export class RedisStreamBuffer implements AuditBuffer {
+export class RedisStreamBuffer<R = unknown> implements DurableBuffer<R> {
   private readonly redis: Redis;
+  private readonly parse: RecordParser<R>;
   private readonly stream: string;
   private readonly cursorKey: string;
 
-  constructor(opts: RedisBufferOptions) {
+  constructor(opts: RedisBufferOptions<R>) {
     this.redis = opts.redis;
+    this.parse = opts.parse ?? parseJsonRecord;
     const prefix = opts.prefix ?? 'corral:';
+    // The key names predate this lib (it began in the audit log); owners differ by prefix.
     this.stream = `${prefix}audit:stream`;
     this.cursorKey = `${prefix}audit:acked`;
   }
 
-  async append(records: BufferRecord[]): Promise<void> {
+  async append(records: R[]): Promise<void> {
     if (records.length === 0) return;
     const multi = this.redis.multi();
     for (const r of records) multi.xadd(this.stream, '*', 'r', JSON.stringify(r));
@@ -51,16 +56,16 @@ export class RedisStreamBuffer implements AuditBuffer {
     if (!res || failed) throw failed?.[0] ?? new Error('audit buffer: Redis transaction aborted');
   }
 
-  async read(limit: number): Promise<BufferedEntry[]> {
+  async read(limit: number): Promise<BufferedEntry<R>[]> {
     const acked = await this.redis.get(this.cursorKey);
     const rows = await this.redis.xrange(this.stream, acked ? `(${acked}` : '-', '+', 'COUNT', limit);
     return rows.map(([id, fields]) => {
       const i = fields.indexOf('r');
-      return { position: id, record: i >= 0 ? parseRecord(fields[i + 1] ?? '') : null };
+      return { position: id, record: i >= 0 ? this.parse(fields[i + 1] ?? '') : null };
     });
   }
 
-  async ack(upTo: BufferedEntry): Promise<void> {
+  async ack(upTo: BufferedEntry<R>): Promise<void> {
     await this.redis.eval(ACK, 2, this.cursorKey, this.stream, upTo.position);
   }
 

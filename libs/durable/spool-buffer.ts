@@ -1,19 +1,21 @@
 /**
- * Embedded buffer: append-only NDJSON segment files under `$CORRAL_HOME/audit-spool/`, each batch
- * written and fsync'd before `append` resolves, and a cursor file (replaced atomically) naming how
+ * Embedded buffer: append-only NDJSON segment files in one directory (the audit log's
+ * `$CORRAL_HOME/audit-spool/`, the usage writer's `usage-spool/`), each batch written and fsync'd before `append` resolves, and a cursor file (replaced atomically) naming how
  * far the appender has got. A crash can leave a partial last line; it was never acknowledged to a
  * caller, so opening the spool cuts it off. Fully consumed segments are deleted.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseRecord, type AuditBuffer, type BufferedEntry, type BufferRecord } from './buffer';
-import { fsyncDir } from './signing';
+import { parseJsonRecord, type BufferedEntry, type DurableBuffer, type RecordParser } from './buffer';
+import { fsyncDir } from './fsync';
 
-export interface SpoolOptions {
+export interface SpoolOptions<R = unknown> {
   dir: string;
   /** Start a new segment file past this size. Defaults to 8 MiB. */
   segmentBytes?: number;
+  /** Reads a stored line back. Defaults to any JSON object (parseJsonRecord). */
+  parse?: RecordParser<R>;
 }
 
 interface Cursor {
@@ -25,8 +27,9 @@ const READ_CHUNK = 256 * 1024;
 
 const segName = (n: number) => `spool-${String(n).padStart(12, '0')}.ndjson`;
 
-export class SpoolBuffer implements AuditBuffer {
+export class SpoolBuffer<R = unknown> implements DurableBuffer<R> {
   private readonly dir: string;
+  private readonly parse: RecordParser<R>;
   private readonly segmentBytes: number;
   private cursor: Cursor;
   private current: number;
@@ -34,8 +37,9 @@ export class SpoolBuffer implements AuditBuffer {
   private handle?: FileHandle;
   private tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: SpoolOptions) {
+  private constructor(opts: SpoolOptions<R>) {
     this.dir = opts.dir;
+    this.parse = opts.parse ?? parseJsonRecord;
     this.segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.cursor = this.readCursor();
@@ -44,8 +48,8 @@ export class SpoolBuffer implements AuditBuffer {
     this.size = this.repairTail(this.current);
   }
 
-  static async open(opts: SpoolOptions): Promise<SpoolBuffer> {
-    const b = new SpoolBuffer(opts);
+  static async open<R = unknown>(opts: SpoolOptions<R>): Promise<SpoolBuffer<R>> {
+    const b = new SpoolBuffer<R>(opts);
     b.handle = await open(join(b.dir, segName(b.current)), 'a', 0o600);
     fsyncDir(b.dir);
     return b;
@@ -90,7 +94,7 @@ export class SpoolBuffer implements AuditBuffer {
     return p;
   }
 
-  append(records: BufferRecord[]): Promise<void> {
+  append(records: R[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     const data = Buffer.from(records.map((r) => JSON.stringify(r) + '\n').join(''));
     return this.serial(async () => {
@@ -109,8 +113,8 @@ export class SpoolBuffer implements AuditBuffer {
     });
   }
 
-  async read(limit: number): Promise<BufferedEntry[]> {
-    const out: BufferedEntry[] = [];
+  async read(limit: number): Promise<BufferedEntry<R>[]> {
+    const out: BufferedEntry<R>[] = [];
     for (const seg of this.segments()) {
       if (seg < this.cursor.segment) continue;
       let pos = seg === this.cursor.segment ? this.cursor.offset : 0;
@@ -133,7 +137,7 @@ export class SpoolBuffer implements AuditBuffer {
           while (i < buf.length && out.length < limit) {
             const nl = buf.indexOf(0x0a, i);
             if (nl < 0) break; // a line still being written, or cut by the chunk
-            const record = parseRecord(buf.subarray(i, nl).toString('utf8'));
+            const record = this.parse(buf.subarray(i, nl).toString('utf8'));
             i = nl + 1;
             pos = base + i;
             out.push({ position: `${seg}:${pos}`, record });
@@ -149,7 +153,7 @@ export class SpoolBuffer implements AuditBuffer {
     return out;
   }
 
-  ack(upTo: BufferedEntry): Promise<void> {
+  ack(upTo: BufferedEntry<R>): Promise<void> {
     const [seg, off] = upTo.position.split(':').map(Number);
     if (seg === undefined || off === undefined || !Number.isInteger(seg) || !Number.isInteger(off))
       return Promise.reject(new Error(`bad spool position ${upTo.position}`));

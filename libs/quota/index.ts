@@ -1,23 +1,14 @@
-export * from './policy';
-export * from './calendar';
-export * from './store';
+/**
+ * Quotas and usage: admission against team and key limits (QuotaService, serving's QUOTA_GATE),
+ * the rate-limit headers, the durable usage writer and the admin endpoints. The public surface is
+ * what the gateway, the dialects, the CLI and the benchmarks use; see README.md.
+ */
+export { QuotaModule } from './quota.module';
+export { QuotaHeadersInterceptor } from './quota.interceptor';
+export { QuotaService, type Admission, type AdmitRequest, type QuotaServiceOptions } from './quota.service';
+export type { QuotaStore } from './store';
 export { MemoryQuotaStore, type MemoryStoreOptions } from './memory-store';
 export { RedisQuotaStore, type RedisStoreOptions } from './redis-store';
-export * from './headers';
-export { FairQueue, type FairShare, type Priority } from '@corral/dispatch';
-export * from './policy-notifier';
-export * from './policy-cache';
-export { QuotaPolicyRepository } from './policy.repository';
-export * from './quota.service';
-export * from './quota.interceptor';
-export * from './quota.di-tokens';
-export * from './usage/usage.types';
-export { UsageRepository, usageCsv } from './usage/usage.repository';
-export {
-  DurableUsageWriter,
-  type DurableUsageWriterOptions,
-  toBufferRecord,
-  fromBufferRecord,
-} from './usage/usage-writer';
-export { UsageObserver, usageRecordOf } from './usage/usage-observer';
-export { QuotaModule, USAGE_SPOOL_DIR, USAGE_REDIS_PREFIX } from './quota.module';
+export { PolicyCache, type PolicySource } from './policy-cache';
+export { LocalPolicyNotifier, RedisPolicyNotifier, type PolicyNotifier } from './policy-notifier';
+export type { UsageRow } from './usage/usage.types';

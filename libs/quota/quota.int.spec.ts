@@ -11,8 +11,8 @@ import { Init1764160000000 } from '../../migrations/1764160000000-Init';
 import { QuotaPolicies1764400000000 } from '../../migrations/1764400000000-QuotaPolicies';
 import { UsageAccounting1764400000001 } from '../../migrations/1764400000001-UsageAccounting';
 import { QuotaPolicyRepository } from './policy.repository';
-import { SpoolBuffer } from '@corral/audit';
-import { DurableUsageWriter } from './usage/usage-writer';
+import { SpoolBuffer } from '@corral/durable';
+import { DurableUsageWriter, type UsageBuffer } from './usage/usage-writer';
 import { UsageRepository, usageCsv } from './usage/usage.repository';
 import type { UsageRecord } from './usage/usage.types';
 
@@ -73,7 +73,9 @@ describe.each(targets)('quota persistence on %s', (_name, cfgFor) => {
 
   it('writes usage into monthly partitions, and rollups equal the sum of the raw records', async () => {
     const repo = new UsageRepository(db.dataSource);
-    const spool = await SpoolBuffer.open({ dir: mkdtempSync(join(tmpdir(), 'corral-usage-spool-')) });
+    const spool: UsageBuffer = await SpoolBuffer.open({
+      dir: mkdtempSync(join(tmpdir(), 'corral-usage-spool-')),
+    });
     const writer = new DurableUsageWriter(spool, repo, { batchSize: 137, pollMs: 20 });
     writer.start();
     const start = Date.UTC(2026, 8, 28, 0, 0, 0); // 28 Sep 2026: spans Sep, Oct and Nov

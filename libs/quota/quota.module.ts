@@ -9,8 +9,8 @@
 import { join } from 'node:path';
 import { Global, Inject, Module, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
 import { clusterRedis, type CorralConfig } from '@corral/config';
+import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer } from '@corral/durable';
 import type { Database } from '@corral/persistence';
 import { CONFIG, DATABASE, RunObservers } from '@corral/core';
 import { QUOTA_GATE } from '@corral/serving';
@@ -25,7 +25,7 @@ import { KEY_TEAM, POLICY_NOTIFIER, QUOTA_STORE, USAGE_SINK, type KeyTeamLookup 
 import { RedisQuotaStore } from './redis-store';
 import type { QuotaStore } from './store';
 import { UsageController } from './usage/usage.controller';
-import { DurableUsageWriter } from './usage/usage-writer';
+import { DurableUsageWriter, type UsageBuffer } from './usage/usage-writer';
 import { UsageObserver } from './usage/usage-observer';
 import { UsageRepository } from './usage/usage.repository';
 
@@ -87,7 +87,7 @@ export const USAGE_REDIS_PREFIX = 'usage:';
         const cluster = clusterRedis(c);
         const r = cluster ? redis : null;
         const prefix = `${cluster?.prefix ?? 'corral:'}${USAGE_REDIS_PREFIX}`;
-        const buffer: AuditBuffer = r
+        const buffer: UsageBuffer = r
           ? new RedisStreamBuffer({ redis: r, prefix })
           : await SpoolBuffer.open({ dir: join(c.home, USAGE_SPOOL_DIR) });
         const leader = r ? new RedisLeader({ redis: r, prefix }) : new LocalLeader();

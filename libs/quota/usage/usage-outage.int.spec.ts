@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { RedisLeader, RedisStreamBuffer, SpoolBuffer, type AuditBuffer } from '@corral/audit';
+import { RedisLeader, RedisStreamBuffer, SpoolBuffer } from '@corral/durable';
 import { openDatabase, type Database } from '@corral/persistence';
 import { Init1764160000000 } from '../../../migrations/1764160000000-Init';
 import { UsageAccounting1764400000001 } from '../../../migrations/1764400000001-UsageAccounting';
 import { TcpProxy } from '@corral/testing';
-import { DurableUsageWriter } from './usage-writer';
+import { DurableUsageWriter, type UsageBuffer } from './usage-writer';
 import { UsageRepository } from './usage.repository';
 import type { UsageRecord } from './usage.types';
 
@@ -93,7 +93,7 @@ maybe.each([['spool'], ['redis-stream']])('usage records through a database outa
   let viaProxy: Database;
   let direct: Database;
   let redis: Redis | undefined;
-  let buffer: AuditBuffer;
+  let buffer: UsageBuffer;
   let writer: DurableUsageWriter;
   const schema = `usage_outage_${process.pid}_${Date.now()}`;
   const prefix = `corral-test:${process.pid}:${Date.now()}:usage:`;

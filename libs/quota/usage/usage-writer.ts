@@ -1,6 +1,6 @@
 /**
  * Feeds usage records to the database off the request path, through a durable buffer: `record()`
- * appends to the buffer (the audit log's: fsync'd spool files under `$CORRAL_HOME/usage-spool/`
+ * appends to a durable buffer (@corral/durable, as the audit log's: fsync'd spool files under `$CORRAL_HOME/usage-spool/`
  * in embedded mode, a Redis Stream `corral:usage:audit:stream` in a cluster) and returns at once;
  * one writer (the leader, in a cluster) reads batches in order, writes each in one transaction
  * (UsageRepository skips rows already written, so a replayed batch never counts twice) and only
@@ -8,23 +8,32 @@
  * when the writer runs again.
  */
 import { Logger } from '@nestjs/common';
-import {
-  LoopTimer,
-  type AuditBuffer,
-  type BufferedEntry,
-  type BufferRecord,
-  type LeaderLock,
-} from '@corral/audit';
+import { DrainLoop, type BufferedEntry, type DurableBuffer, type LeaderLock } from '@corral/durable';
 import type { UsageBatchWriter, UsageRecord, UsageSink } from './usage.types';
 
 /**
- * The audit buffers carry typed records (`event` | `content`); usage rides in the `content`
- * envelope, under its own spool directory / stream, so the audit appender never sees it:
+ * The stored shape of a usage record. It is the audit log's `content` record (that is where usage
+ * first rode, and what spools and streams already hold), under its own spool directory / stream:
  * `eventId` is the request id and `prompt` holds the usage record.
  */
+export interface UsageBufferRecord {
+  kind: 'content';
+  content: {
+    eventId: string;
+    teamId: string;
+    time: string;
+    expiresAt: string;
+    prompt: unknown;
+    response: unknown;
+  };
+}
+
+/** The usage writer's buffer (entries of any other shape are passed over). */
+export type UsageBuffer = DurableBuffer<UsageBufferRecord>;
+
 const USAGE_MARK = 'corral.usage.v1';
 
-export function toBufferRecord(r: UsageRecord): BufferRecord {
+export function toBufferRecord(r: UsageRecord): UsageBufferRecord {
   const time = r.ts.toISOString();
   return {
     kind: 'content',
@@ -39,7 +48,7 @@ export function toBufferRecord(r: UsageRecord): BufferRecord {
   };
 }
 
-export function fromBufferRecord(b: BufferRecord | null): UsageRecord | null {
+export function fromBufferRecord(b: UsageBufferRecord | null): UsageRecord | null {
   if (b?.kind !== 'content' || b.content.response !== USAGE_MARK) return null;
   const r = b.content.prompt as Omit<UsageRecord, 'ts'> & { ts: string };
   const ts = new Date(r.ts);
@@ -67,24 +76,18 @@ export interface DurableUsageWriterOptions {
 export class DurableUsageWriter implements UsageSink {
   private readonly logger = new Logger('Usage');
   private readonly o: Required<Omit<DurableUsageWriterOptions, 'leader'>>;
-  private readonly leader?: LeaderLock;
+  private readonly drain: DrainLoop;
   /** Records waiting for the next append (one fsync for all that arrive in the same tick). */
   private pending: UsageRecord[] = [];
   private appending: Promise<void> = Promise.resolve();
   private appendScheduled = false;
-  private running = false;
-  private loop?: Promise<void>;
-  private readonly timer = new LoopTimer();
   private chain: Promise<void> = Promise.resolve();
-  private failures = 0;
   private closed = false;
   /** Records written to the database since start (replays of rows already there not counted). */
   written = 0;
-  /** Last error of the writer (cleared on success), for health and tests. */
-  lastError?: string;
 
   constructor(
-    private readonly buffer: AuditBuffer,
+    private readonly buffer: UsageBuffer,
     private readonly db: UsageBatchWriter,
     opts: DurableUsageWriterOptions = {},
   ) {
@@ -94,7 +97,18 @@ export class DurableUsageWriter implements UsageSink {
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
       lingerMs: opts.lingerMs ?? 50,
     };
-    this.leader = opts.leader;
+    this.drain = new DrainLoop(() => this.step(), {
+      ...this.o,
+      leader: opts.leader,
+      logger: this.logger,
+      recovered: (n) => `usage writer recovered after ${n} failed attempt(s)`,
+      failing: (e) => `cannot write usage (records stay buffered): ${e}`,
+    });
+  }
+
+  /** Last error of the writer (cleared on success), for health and tests. */
+  get lastError(): string | undefined {
+    return this.drain.lastError;
   }
 
   /** Queues a record for the buffer; never waits and never throws. */
@@ -119,7 +133,7 @@ export class DurableUsageWriter implements UsageSink {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.buffer.append(batch.map(toBufferRecord));
-        this.timer.kick();
+        this.drain.kick();
         return;
       } catch (e) {
         // The buffer itself (disk, Redis) is failing: keep the records in memory and try again.
@@ -142,9 +156,7 @@ export class DurableUsageWriter implements UsageSink {
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.drain.start();
   }
 
   /** Appends what was recorded and writes everything buffered; rejects while the database refuses. */
@@ -171,40 +183,11 @@ export class DurableUsageWriter implements UsageSink {
   async close(): Promise<void> {
     this.closed = true;
     await this.appending;
-    this.running = false;
-    this.timer.stop();
-    await this.loop;
-    await this.leader?.release();
+    await this.drain.stop();
     await this.buffer.close();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      let idle = true;
-      try {
-        if (!this.leader || (await this.leader.acquire())) {
-          idle = (await this.step()) < this.o.batchSize;
-        }
-        if (this.failures > 0)
-          this.logger.log(`usage writer recovered after ${this.failures} failed attempt(s)`);
-        this.failures = 0;
-        this.lastError = undefined;
-      } catch (e) {
-        this.failures++;
-        this.lastError = (e as Error).message;
-        if (this.failures === 1 || this.failures % 20 === 0)
-          this.logger.warn(`cannot write usage (records stay buffered): ${this.lastError}`);
-        await this.timer.backoff(Math.min(this.o.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10)));
-        continue;
-      }
-      if (idle && this.running) {
-        await this.timer.sleep(this.o.pollMs);
-        if (this.running && this.o.lingerMs > 0) await new Promise((r) => setTimeout(r, this.o.lingerMs));
-      }
-    }
-  }
-
-  private async writeBatch(entries: BufferedEntry[]): Promise<void> {
+  private async writeBatch(entries: BufferedEntry<UsageBufferRecord>[]): Promise<void> {
     const last = entries[entries.length - 1];
     if (!last) return;
     const records = entries.flatMap((e) => {
