@@ -4,7 +4,7 @@
  * everything up to an entry. Delivery is at-least-once (a crash between the writer's commit and
  * `ack` replays a batch); the writer makes it exactly-once (the audit appender skips event ids it
  * has written, the usage writer rows it has written). Two implementations: a local spool (embedded)
- * and a Redis Stream (cluster); one contract suite (buffer.contract.spec.ts) runs against both.
+ * and a Redis Stream (cluster); one contract suite (buffer.contract.int.spec.ts) runs against both.
  * Records are JSON values; what they mean is the owner's business.
  */
 
