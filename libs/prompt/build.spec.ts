@@ -1,5 +1,5 @@
-import { CorralError } from '../common/errors';
-import type { ResolvedModel } from '../registry/types';
+import { CorralError } from '@corral/common';
+import type { ResolvedModel } from '@corral/registry';
 import { buildChatPrompt, buildGeneratePrompt, fallbackTranscript } from './build';
 import { CHATML, QWEN25 } from './testdata/ollama-templates';
 import { WEATHER_TOOLS } from './testdata/conversations';

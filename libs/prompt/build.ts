@@ -9,9 +9,9 @@
  * Not done here (yet): Ollama's context-window truncation (dropping the oldest non-system
  * messages when the rendered prompt exceeds num_ctx), images, and `<think>` stripping of history.
  */
-import { CorralError } from '../common/errors';
+import { CorralError } from '@corral/common';
 import type { ChatMessage, Prompt, ToolDef } from '../dispatch/protocol';
-import type { ResolvedModel } from '../registry/types';
+import type { ResolvedModel } from '@corral/registry';
 import { OllamaTemplate } from './ollama-template';
 import type { ThinkSetting } from './ollama-data';
 

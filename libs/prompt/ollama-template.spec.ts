@@ -2,7 +2,7 @@
  * Real Ollama templates rendering real conversations (system prompt, tool definitions, an
  * assistant tool call, a tool result, follow-ups), compared with what Ollama's Go code produces.
  */
-import { CorralError } from '../common/errors';
+import { CorralError } from '@corral/common';
 import type { ChatMessage, ToolDef } from '../dispatch/protocol';
 import { OllamaTemplate, collate, parseTemplate } from './ollama-template';
 import { PLAIN_CONVERSATION, TOOL_CONVERSATION, WEATHER_TOOLS } from './testdata/conversations';

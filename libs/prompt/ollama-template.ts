@@ -8,7 +8,7 @@
  *   the outputs concatenated, the last turn cut right after `{{ .Response }}` so the model
  *   continues from there.
  */
-import { CorralError } from '../common/errors';
+import { CorralError } from '@corral/common';
 import type { ChatMessage, ToolDef } from '../dispatch/protocol';
 import type { Arg, Node, PipeNode } from './go-template/ast';
 import { TemplateExecError, type ExecLimits } from './go-template/exec';
