@@ -2,13 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { buildScriptedModel, buildTinyLlama } from '../registry/gguf/tiny';
-import {
-  DecodeLoop,
-  PREFILL_STEP_TOKENS,
-  type DecodeLoopOptions,
-  type DecodeStreamOptions,
-} from './decode-loop';
+import { buildScriptedModel, buildTinyLlama } from '@corral/registry';
+import { DecodeLoop, PREFILL_STEP_TOKENS, type DecodeLoopOptions } from './decode-loop';
+import type { DecodeStreamOptions } from './decode-stream';
 import { nativeDecodeAddon, nativeDecodeLoadError } from './native-decode';
 
 // Real llama.cpp (CPU, one thread) on models generated here, so this runs on any machine.

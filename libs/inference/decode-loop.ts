@@ -1,6 +1,15 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import type { LlamaContext, LlamaContextSequence, SequenceEvaluateOptions, Token } from 'node-llama-cpp';
+import type { LlamaContext, LlamaContextSequence, Token } from 'node-llama-cpp';
+import { DecodeStream, type DecodeStreamOptions } from './decode-stream';
+import {
+  beforeDisposeLock,
+  contextInternals,
+  loadWithLock,
+  newSampler,
+  sequenceInternals,
+  sequenceSupported,
+  type InternalContext,
+  type WithLock,
+} from './llama-internals';
 import {
   nativeDecodeAddon,
   nativeDecodeLoadError,
@@ -9,44 +18,9 @@ import {
 } from './native-decode';
 
 /**
- * The generation loop of one context, one level below node-llama-cpp's sequence API.
- *
- * node-llama-cpp generates with one async generator per sequence: every token of every sequence goes
- * through its own queue entry, lock, sampler call and several promise hops, and its dispatcher decodes
- * whatever happens to be queued when the previous decode returns. Measured (docs/performance.md): with
- * 4 streams most steps decoded 1–3 tokens instead of 4, so the aggregate stayed at one stream's speed,
- * and on a tiny model the per-token orchestration cost more than the forward pass.
- *
- * This loop does what llama-server's does. Every step puts the next token of **every** active sequence
- * into one native batch, decodes it once, samples each sequence from its row of logits, and starts the
- * next step; the consumers (detokenising, stop strings, IPC) see a step's tokens while the next step's
- * decode is already running on the llama.cpp thread. A newly arriving sequence's prompt goes into the
- * same batches as the running sequences' next tokens (up to n_batch tokens a step, a long prompt over
- * several steps, as in llama-server), so a new prompt never stalls the streams already running for a
- * whole prompt evaluation. The step holds node-llama-cpp's own context lock, and each sequence's token
- * list and position are kept as node-llama-cpp keeps them, so prefix reuse, erasing and everything else
- * of the sequence API keeps working on the same sequences.
- *
- * Native runs: while every generating sequence of a context is past its prompt (and each qualifies,
- * see `nativeEligible`), the step hands them all to Corral's native loop (native/decode-loop.cc) where
- * that is built: one batch with every sequence's next token, decode, sample each, next batch, on one
- * native thread with no JavaScript in between, as in llama-server; each token reaches JavaScript while
- * the next decode runs. Driven from here, every step costs a hand-off to the JS thread and back, which
- * on a small model is 3–15% of a token (docs/performance.md). A run stops after the step during which a
- * new sequence arrives (its prompt then goes into the loop's batches here), a consumer leaves, a signal
- * aborts, someone wants the context lock (`yieldContext`) or NATIVE_RUN_BUDGET_MS passes, and the loop
- * carries on from the tokens it stopped on; the context lock is released between runs as between steps,
- * so other node-llama-cpp calls on the context wait no longer than one step.
- *
- * Threads: a step decodes with the thread count node-llama-cpp last set on the context (the context's
- * own count, unless node-llama-cpp's thread splitter shared threads between contexts for a prompt). The
- * loop does not take part in that splitter: waiting for a thread allocation while holding the context
- * lock deadlocked as soon as three models were loaded in one worker.
- *
- * It uses node-llama-cpp internals (the addon context's batch calls, the addon sampler, the sampler
- * config resolver). `forContext` checks they are all there and returns null otherwise (another
- * node-llama-cpp version, a recurrent or sliding-window model that needs KV checkpoints, Vulkan, which
- * needs node-llama-cpp's cross-context decode lock); generation then uses the sequence API as before.
+ * The generation loop of one context, one level below node-llama-cpp's sequence API: each step decodes
+ * the next token of every active sequence in one batch, natively where it can. How and why, and when the
+ * native loop runs or stops: docs/performance.md, "How the decode loop works".
  */
 export class DecodeLoop {
   private readonly active = new Set<DecodeStream>();
@@ -91,23 +65,10 @@ export class DecodeLoop {
     context: LlamaContext,
     options: DecodeLoopOptions = {},
   ): Promise<DecodeLoop | null> {
-    const ctx = context as unknown as InternalContext;
-    const native = ctx._ctx as Partial<InternalContext['_ctx']> | undefined;
-    const supported =
-      typeof native?.initBatch === 'function' &&
-      typeof native.addToBatch === 'function' &&
-      typeof native.decodeBatch === 'function' &&
-      typeof native.sampleToken === 'function' &&
-      typeof native.getThreads === 'function' &&
-      typeof native.setThreads === 'function' &&
-      typeof ctx._llama?._bindings?.AddonSampler === 'function' &&
-      typeof ctx._model?._model === 'object' &&
-      typeof ctx._backendContextDisposeGuard?.createPreventDisposalHandle === 'function' &&
-      typeof ctx._backendContextDisposeGuard.acquireDisposeLock === 'function' &&
-      ctx._llama.gpu !== 'vulkan';
-    if (!supported) return null;
+    const ctx = contextInternals(context);
+    if (!ctx) return null;
     const withLock = await loadWithLock();
-    const batchThreads = Math.max(options.batchThreads ?? 0, native.getThreads?.() ?? 0);
+    const batchThreads = Math.max(options.batchThreads ?? 0, ctx._ctx.getThreads());
     if (!withLock) return null;
     let bound: { addon: NativeDecodeAddon; binding: NativeBinding } | null = null;
     let why: string | null = 'not asked for';
@@ -115,7 +76,7 @@ export class DecodeLoop {
       const addon = nativeDecodeAddon();
       if (!addon) why = nativeDecodeLoadError() ?? 'the native decode addon did not load';
       else {
-        const sampler = new ctx._llama._bindings.AddonSampler(ctx._model._model);
+        const sampler = newSampler(ctx);
         try {
           const binding = addon.bind(
             ctx._ctx,
@@ -146,27 +107,14 @@ export class DecodeLoop {
     );
     if (bound) {
       // Disposing waits for the run to let go of the context: ask it to, as an erase does.
-      const guard = ctx._backendContextDisposeGuard;
-      const acquire = guard.acquireDisposeLock.bind(guard);
-      guard.acquireDisposeLock = () => {
-        loop.yieldContext();
-        return acquire();
-      };
+      beforeDisposeLock(ctx, () => loop.yieldContext());
     }
     return loop;
   }
 
-  /** Whether this sequence can be driven by the loop (see the class comment for when it cannot). */
+  /** Whether this sequence can be driven by the loop (see `sequenceSupported` for when it cannot). */
   supports(sequence: LlamaContextSequence): boolean {
-    const seq = sequence as unknown as InternalSequence;
-    return (
-      typeof seq._sequenceId === 'number' &&
-      typeof seq._nextTokenIndex === 'number' &&
-      Array.isArray(seq._contextTokens) &&
-      typeof seq._resolveSamplerConfig === 'function' &&
-      (seq._loadedTokenPredictions?.length ?? 0) === 0 &&
-      !sequence.needsCheckpoints
-    );
+    return sequenceSupported(sequence);
   }
 
   /**
@@ -185,9 +133,8 @@ export class DecodeLoop {
     options: DecodeStreamOptions,
   ): AsyncGenerator<Token> {
     if (tokens.length === 0) throw new Error('DecodeLoop.generate needs at least one token to evaluate');
-    const seq = sequence as unknown as InternalSequence;
-    const sampler = new this.context._llama._bindings.AddonSampler(this.context._model._model);
-    const stream = new DecodeStream(seq, tokens, options, sampler);
+    const sampler = newSampler(this.context);
+    const stream = new DecodeStream(sequenceInternals(sequence), tokens, options, sampler);
     this.active.add(stream);
     this.yieldContext();
     if (!this.running) void this.run();
@@ -329,7 +276,7 @@ export class DecodeLoop {
 
   /**
    * Generates `streams` (every generating sequence of the context, each with its next token sampled and
-   * not yet decoded) on the native loop until they end or the run stops early (see the class comment).
+   * not yet decoded) on the native loop until they end or the run stops early (docs/performance.md).
    * Tokens are handed over as they come, exactly as a step's are; a stream that ends inside the run is
    * let go at once (the run no longer touches its sequence), so its job does not wait for the others.
    */
@@ -427,210 +374,4 @@ export interface DecodeLoopOptions {
   nativeRunBudgetMs?: number;
 }
 
-export interface DecodeStreamOptions {
-  sampling: Pick<
-    SequenceEvaluateOptions,
-    | 'temperature'
-    | 'minP'
-    | 'topK'
-    | 'topP'
-    | 'seed'
-    | 'repeatPenalty'
-    | 'tokenBias'
-    | 'grammarEvaluationState'
-  >;
-  maxTokens: number;
-  /** Tokens the sequence may hold; generation ends before a decode would exceed it. */
-  contextLimit: number;
-  /** End-of-generation and stop tokens: yielded, then the stream ends without decoding them. */
-  isFinal: (token: Token) => boolean;
-  /**
-   * The tokens besides the model's end-of-generation tokens that `isFinal` accepts. Given, the stream
-   * may run on the native loop, which checks them itself; without them it always runs here.
-   */
-  stopTokens?: Iterable<Token>;
-  /** Ends the stream between steps (a cancel during a long prompt takes effect within one batch). */
-  signal?: AbortSignal;
-  /**
-   * Re-read the sampling options before every token. Needed only when the repeat-penalty window is not
-   * the plain last N tokens of the sequence (Ollama's `penalize_newline: false` leaves newlines out).
-   */
-  refreshSampler?: boolean;
-  /** Called after each decode that advanced the context while the stream is in the loop (the job's progress watchdog). */
-  onProgress?: () => void;
-}
-
-/** One sequence's place in the loop: its next token to decode and the tokens waiting for its consumer. */
-class DecodeStream {
-  /** Tokens still to decode: the rest of the prompt, then each sampled token in turn. */
-  pending: Token[];
-  closed = false;
-  private configured = false;
-  private generated = 0;
-  /** Sampled, not yet handed over (they are handed over while the next decode runs). */
-  private readonly outbox: Token[] = [];
-  private readonly ready: Token[] = [];
-  private ended = false;
-  private error: unknown;
-  private wake?: () => void;
-  private detached = false;
-  private onDetached?: () => void;
-  /** For the native loop: `options.stopTokens`, or null when the stream must run in JavaScript. */
-  readonly stopTokens: Int32Array | null;
-
-  constructor(
-    readonly seq: InternalSequence,
-    tokens: readonly Token[],
-    readonly options: DecodeStreamOptions,
-    readonly sampler: AddonSampler,
-  ) {
-    this.pending = [...tokens];
-    this.stopTokens =
-      options.stopTokens && !options.refreshSampler
-        ? Int32Array.from(options.stopTokens as Iterable<number>)
-        : null;
-  }
-
-  /** Whether the native loop can take the stream now: its prompt is in and nothing needs JavaScript per token. */
-  nativeEligible(): boolean {
-    return (
-      this.stopTokens !== null && this.pending.length === 1 && !this.closed && !this.options.signal?.aborted
-    );
-  }
-
-  get remainingTokens(): number {
-    return this.options.maxTokens - this.generated;
-  }
-
-  /**
-   * The sampler is configured once: after each sample the addon feeds the chosen token to the sampler's
-   * repeat-penalty window and grammar itself, which is exactly the window the next config would carry.
-   * Only a window that is not simply "the last N tokens" (`refreshSampler`) is handed over again every
-   * token. (node-llama-cpp re-applies the whole config every token; on a small model that cost as much
-   * as a third of the worker's JS time.)
-   */
-  configureSampler(): void {
-    if (this.configured && !this.options.refreshSampler) return;
-    this.sampler.applyConfig(this.seq._resolveSamplerConfig(this.options.sampling));
-    this.configured = true;
-  }
-
-  /** The step decoded the first `count` pending tokens: they are now part of the sequence, as node-llama-cpp records it. */
-  accepted(count: number): void {
-    const done = this.pending.splice(0, count);
-    for (const t of done) this.seq._contextTokens.push(t);
-    this.seq._nextTokenIndex += done.length;
-  }
-
-  sampled(token: Token): void {
-    this.generated += 1;
-    this.outbox.push(token);
-    const full = this.seq._nextTokenIndex + 1 > this.options.contextLimit;
-    if (this.options.isFinal(token) || this.generated >= this.options.maxTokens || full) this.finish();
-    else this.pending = [token];
-  }
-
-  /** Cancelled from outside: ends without an error (the caller reports the cancel). */
-  cancel(): void {
-    this.finish();
-  }
-
-  fail(e: unknown): void {
-    this.error ??= e;
-    this.finish();
-  }
-
-  /** Hands the sampled tokens to the consumer. */
-  flush(): void {
-    if (this.outbox.length === 0 && !this.ended) return;
-    this.ready.push(...this.outbox.splice(0));
-    this.wake?.();
-  }
-
-  async take(): Promise<Token | null> {
-    for (;;) {
-      const token = this.ready.shift();
-      if (token !== undefined) return token;
-      if (this.ended && this.outbox.length === 0) {
-        if (this.error !== undefined) throw this.error;
-        return null;
-      }
-      await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
-    }
-  }
-
-  /** The consumer is done; resolves once no step holds the sequence. */
-  detach(): Promise<void> {
-    this.closed = true;
-    if (this.detached) return Promise.resolve();
-    return new Promise((resolve) => (this.onDetached = resolve));
-  }
-
-  settleDetach(): void {
-    this.detached = true;
-    this.onDetached?.();
-  }
-
-  private finish(): void {
-    this.ended = true;
-    this.closed = true;
-  }
-}
-
 const NO_ROWS = new Uint32Array(0);
-
-type WithLock = <T>(scope: [object, string], callback: () => Promise<T>) => Promise<T>;
-
-/**
- * node-llama-cpp serialises work on a context with lifecycle-utils' `withLock([context, 'context'])`.
- * The loop must take that same lock, from the same module instance node-llama-cpp loaded, so it is
- * resolved from node-llama-cpp's own location rather than from this package's dependencies.
- */
-async function loadWithLock(): Promise<WithLock | null> {
-  try {
-    const fromNodeLlamaCpp = createRequire(require.resolve('node-llama-cpp'));
-    const url = pathToFileURL(fromNodeLlamaCpp.resolve('lifecycle-utils')).href;
-    const mod = (await import(url)) as { withLock?: WithLock };
-    return typeof mod.withLock === 'function' ? mod.withLock : null;
-  } catch {
-    return null;
-  }
-}
-
-interface AddonSampler {
-  applyConfig(config: object): void;
-  dispose(): void;
-}
-
-interface InternalContext {
-  _ctx: {
-    initBatch(size: number): void;
-    addToBatch(
-      sequenceId: number,
-      firstTokenIndex: number,
-      tokens: Uint32Array,
-      logitIndexes: Uint32Array,
-    ): Uint32Array;
-    decodeBatch(): Promise<void>;
-    sampleToken(batchLogitIndex: number, sampler: AddonSampler): Promise<number>;
-    getThreads(): number;
-    setThreads(threads: number): void;
-  };
-  _llama: { gpu: string | false; _bindings: { AddonSampler: new (model: object) => AddonSampler } };
-  _model: { _model: object };
-  /** Public: most tokens one decode may carry (n_batch). */
-  batchSize: number;
-  _backendContextDisposeGuard: {
-    createPreventDisposalHandle(): { dispose(): void };
-    acquireDisposeLock(): Promise<void>;
-  };
-}
-
-interface InternalSequence {
-  _sequenceId: number;
-  _nextTokenIndex: number;
-  _contextTokens: Token[];
-  _loadedTokenPredictions?: unknown[];
-  _resolveSamplerConfig(options: DecodeStreamOptions['sampling']): object;
-}
