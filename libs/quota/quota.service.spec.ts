@@ -1,11 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { CorralError } from '@corral/common';
 import { MemoryQuotaStore } from './memory-store';
 import { formatDuration, QuotaExceededError } from './headers';
 import { parsePolicy, TeamPolicySchema, KeyPolicySchema, type KeyPolicy, type TeamPolicy } from './policy';
 import { PolicyCache, type PolicySource } from './policy-cache';
-import { LocalPolicyNotifier, RedisPolicyNotifier } from './policy-notifier';
+import { LocalPolicyNotifier } from './policy-notifier';
 import { QuotaService } from './quota.service';
 
 /** A policy table in memory, standing in for the database behind the cache. */
@@ -144,34 +143,6 @@ describe('QuotaService', () => {
     await quota.admit({ teamId: 't', model: 'm', promptTokens: 1 });
     await notifier.publish({ kind: 'team', id: 't' });
     expect((await refusal(quota.admit({ teamId: 't', model: 'm', promptTokens: 1 }))).status).toBe(429);
-  });
-
-  it('propagates a policy edit to another gateway over Redis pub/sub within a second', async () => {
-    const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    const channel = `test:quota:policy:${process.pid}:${Date.now()}`;
-    const a = new Redis(url);
-    const b = new Redis(url);
-    const na = new RedisPolicyNotifier(a, { channel });
-    const nb = new RedisPolicyNotifier(b, { channel });
-    try {
-      await Promise.all([na.whenReady(), nb.whenReady()]);
-      const table = new Table();
-      table.teams.set('t', { requestsPerMinute: 1000 });
-      const cacheB = new PolicyCache(table, nb);
-      expect(await cacheB.team('t')).toEqual({ requestsPerMinute: 1000 });
-      table.teams.set('t', { requestsPerMinute: 5 });
-      const sent = Date.now();
-      await na.publish({ kind: 'team', id: 't' });
-      while ((await cacheB.team('t'))?.requestsPerMinute !== 5 && Date.now() - sent < 1000) await sleep(10);
-      expect((await cacheB.team('t'))?.requestsPerMinute).toBe(5);
-      expect(Date.now() - sent).toBeLessThan(1000);
-      cacheB.close();
-    } finally {
-      await na.close();
-      await nb.close();
-      await a.quit();
-      await b.quit();
-    }
   });
 });
 
