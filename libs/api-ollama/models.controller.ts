@@ -6,11 +6,12 @@ import { Body, Controller, Delete, Get, Head, HttpCode, Inject, Param, Post, Req
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
 import { mapStorageErrors, type ModelRegistry, type ResolvedModel } from '@corral/registry';
-import { REGISTRY, SCHEDULER, StreamWriter, abortOnDisconnect } from '@corral/serving';
+import { AdminAction, REGISTRY, SCHEDULER, recordChange } from '@corral/core';
+import { StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { Scheduler } from '@corral/dispatch';
 import { parseBody } from './dto/validate';
 import { CopyBody, DeleteBody, ShowBody } from './dto/requests';
-import { AdminAction, Scopes, recordChange } from '@corral/auth';
+import { Scopes } from '@corral/auth';
 
 /** What the audit log keeps of a model before and after a change. */
 function modelView(r: ResolvedModel) {

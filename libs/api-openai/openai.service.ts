@@ -9,7 +9,7 @@ import { CorralError, isCorralError } from '@corral/common';
 import type { OllamaOptions } from '@corral/dispatch';
 import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
-import type { EndedRun } from '@corral/serving';
+import type { EndedRun } from '@corral/core';
 import {
   MeteringService,
   RunService,

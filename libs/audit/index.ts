@@ -10,5 +10,3 @@ export { verifyAuditLog, type VerifyReport } from './verify';
 export { loadSigningKey, retiredKeysDir, rotateSigningKey, signingKeyPath } from './signing';
 export type { AuditEventDto, AuditPage } from './search';
 export type { AuditEventInput } from './event';
-// The request context's audit slot lives in the kernel; distribution's controllers still name it here.
-export { auditFacts, type AuditFacts } from '@corral/core';

@@ -22,8 +22,5 @@ export {
   type AdminDocOptions,
   type RouteInfo,
 } from './admin/openapi';
-// The admin-change seam moved to the kernel's request context; kept here for the controllers of
-// other features that name it through @corral/auth.
-export { ADMIN_ACTION, AdminAction, changeOf, recordChange, type AuditNote } from '@corral/core';
 export { AuthModule } from './auth.module';
 export { bootstrapAuth, type BootstrapResult } from './bootstrap';

@@ -6,13 +6,13 @@
  */
 import { Body, Controller, HttpCode, Inject, Logger, OnModuleInit, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditFacts } from '@corral/audit';
+import { AdminAction, CONFIG, REGISTRY, auditFacts } from '@corral/core';
 import { z } from 'zod';
-import { AdminAction, Scopes } from '@corral/auth';
+import { Scopes } from '@corral/auth';
 import { CorralError, describeError } from '@corral/common';
 import type { CorralConfig } from '@corral/config';
 import { parseModelName, shortModelName, storageError, type ModelRegistry } from '@corral/registry';
-import { CONFIG, REGISTRY, StreamWriter, abortOnDisconnect } from '@corral/serving';
+import { StreamWriter, abortOnDisconnect } from '@corral/serving';
 import type { ProgressMessage } from './client/progress';
 import { sweepPartials } from './client/downloader';
 import { partialDir, pullModel } from './client/pull';

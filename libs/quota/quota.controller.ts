@@ -7,15 +7,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
-import {
-  AdminAction,
-  AdminDoc,
-  CurrentPrincipal,
-  Scopes,
-  isGlobalAdmin,
-  recordChange,
-  type Principal,
-} from '@corral/auth';
+import { AdminDoc, CurrentPrincipal, Scopes, isGlobalAdmin, type Principal } from '@corral/auth';
+import { AdminAction, recordChange } from '@corral/core';
 import { KeyPolicySchema, TeamPolicySchema, parsePolicy, type Limits } from './policy';
 import type { PolicyNotifier } from './policy-notifier';
 import { QuotaPolicyRepository } from './policy.repository';

@@ -9,10 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Controller, Get, Inject, Param, Req, Res, UseFilters } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditFacts } from '@corral/audit';
+import { REGISTRY, auditFacts } from '@corral/core';
 import { Scopes, hiddenModelsOf } from '@corral/auth';
 import { MEDIA_TYPES, shortModelName, type ModelRegistry } from '@corral/registry';
-import { REGISTRY } from '@corral/serving';
 import { OciError, OciExceptionFilter, ociBody } from './oci-errors';
 import { parseRange } from './range';
 import {

@@ -22,12 +22,11 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditFacts } from '@corral/audit';
-import { AdminAction, Scopes } from '@corral/auth';
+import { AdminAction, CONFIG, REGISTRY, auditFacts } from '@corral/core';
+import { Scopes } from '@corral/auth';
 import { CorralError } from '@corral/common';
 import { normalizeDigest, parseManifest, shortModelName, type ModelRegistry } from '@corral/registry';
 import type { CorralConfig } from '@corral/config';
-import { CONFIG, REGISTRY } from '@corral/serving';
 import { MAX_MANIFEST_BYTES } from '../client/registry-client';
 import { OciError, OciExceptionFilter } from './oci-errors';
 import { API_VERSION_HEADER } from './registry-api.controller';
