@@ -4,28 +4,11 @@
  * through a proxy the test controls, which can cut a transfer off midway or corrupt it. The gateway's
  * models directory is its own: nothing is shared but Redis.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  SCRIPT_TEXT,
-  buildTinyModels,
-  importModel,
-  postJson,
-  startCorral,
-  type CorralProcess,
-  type TinyModels,
-} from '@corral/testing';
-import {
-  PrivateRedis,
-  clusterPrefix,
-  clusterDescribe,
-  waitFor,
-  workersOf,
-  startWorker,
-  type WorkerProcess,
-} from './support/cluster';
+import { SCRIPT_TEXT, importModel, postJson, startCorral, type CorralProcess } from '@corral/testing';
+import { ClusterSuite, clusterDescribe, waitFor, workersOf, type WorkerProcess } from './support/cluster';
 
 jest.setTimeout(240_000);
 
@@ -111,33 +94,23 @@ function partialsIn(dir: string): string[] {
 }
 
 maybe('workers that fetch models from a gateway over HTTP', () => {
-  const prefix = clusterPrefix();
-  let redis: PrivateRedis | undefined;
-  let redisUrl = process.env.REDIS_URL ?? '';
-  let models: TinyModels;
-  const dirs: string[] = [];
-  const tmp = (name: string) => {
-    const d = mkdtempSync(join(tmpdir(), `corral-${name}-`));
-    dirs.push(d);
-    return d;
-  };
+  // No shared models directory: the gateway and each worker have their own.
+  const cluster = new ClusterSuite();
+  const { workers } = cluster;
   let gateway: CorralProcess;
   let proxy: BlobProxy;
-  const workers: WorkerProcess[] = [];
-  let env: NodeJS.ProcessEnv;
   const digests: Record<string, string> = {};
 
   beforeAll(async () => {
-    if (!redisUrl) {
-      redis = new PrivateRedis();
-      await redis.start();
-      redisUrl = redis.url;
-    }
-    models = await buildTinyModels();
-    env = { REDIS_URL: redisUrl, CORRAL_CLUSTER_PREFIX: prefix };
-    gateway = await startCorral({ ...env, CORRAL_CLUSTER: '1', OLLAMA_MODELS: tmp('gateway-models') });
-    digests.scripted = await importModel(gateway.url, 'scripted', models.scripted);
-    digests.random = await importModel(gateway.url, 'random', models.random);
+    await cluster.start();
+    // Not cluster.gateway(): the workers stop first here, then the gateway and its proxy.
+    gateway = await startCorral({
+      ...cluster.env,
+      CORRAL_CLUSTER: '1',
+      OLLAMA_MODELS: cluster.tmp('corral-gateway-models-'),
+    });
+    digests.scripted = await importModel(gateway.url, 'scripted', cluster.models.scripted);
+    digests.random = await importModel(gateway.url, 'random', cluster.models.random);
     proxy = new BlobProxy(gateway.url);
     await proxy.start();
   });
@@ -146,19 +119,13 @@ maybe('workers that fetch models from a gateway over HTTP', () => {
     await Promise.all(workers.map((w) => w.stop()));
     await gateway?.stop();
     await proxy?.stop();
-    await redis?.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   /** A worker with an empty models directory of its own, fetching through the proxy with `key`. */
   async function worker(key: string): Promise<{ w: WorkerProcess; dir: string }> {
-    const dir = tmp('worker-models');
-    const w = await startWorker({ ...env, OLLAMA_MODELS: dir, CORRAL_WORKER_KEY: key }, [
-      '--gateway',
-      proxy.url,
-    ]);
-    workers.push(w);
+    const dir = cluster.tmp('corral-worker-models-');
+    const w = await cluster.worker({ OLLAMA_MODELS: dir, CORRAL_WORKER_KEY: key }, ['--gateway', proxy.url]);
     await waitFor('the worker to join', async () =>
       (await workersOf(gateway)).some((x) => x.id === w.id) ? true : undefined,
     );

@@ -3,73 +3,31 @@
  * on the worker it is pinned to (where binpack would have chosen another), survives keep_alive, and
  * is refused rather than placed elsewhere when its worker is gone. Other models still expire.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  SCRIPT_TEXT,
-  buildTinyModels,
-  importModel,
-  postJson,
-  startCorral,
-  type CorralProcess,
-  type TinyModels,
-} from '@corral/testing';
-import {
-  PrivateRedis,
-  clusterPrefix,
-  clusterDescribe,
-  holders,
-  waitFor,
-  workersOf,
-  startWorker,
-  type WorkerProcess,
-} from './support/cluster';
+import { SCRIPT_TEXT, importModel, postJson, type CorralProcess } from '@corral/testing';
+import { ClusterSuite, clusterDescribe, holders, waitFor, workersOf } from './support/cluster';
 
 jest.setTimeout(240_000);
 
 const maybe = clusterDescribe('cluster-pins.e2e');
 
 maybe('CORRAL_PIN in a cluster', () => {
-  const prefix = clusterPrefix();
-  let redis: PrivateRedis | undefined;
-  let redisUrl = process.env.REDIS_URL ?? '';
-  let models: TinyModels;
-  let modelsDir: string;
+  const cluster = new ClusterSuite({ modelsDir: 'corral-pins-models-' });
+  const small = `${cluster.prefix}-small`;
+  const big = `${cluster.prefix}-big`;
+  const { workers } = cluster;
   let gateway: CorralProcess;
-  const small = `${prefix}-small`;
-  const big = `${prefix}-big`;
-  const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    if (!redisUrl) {
-      redis = new PrivateRedis();
-      await redis.start();
-      redisUrl = redis.url;
-    }
-    models = await buildTinyModels();
-    modelsDir = mkdtempSync(join(tmpdir(), 'corral-pins-models-'));
-    const env = { REDIS_URL: redisUrl, CORRAL_CLUSTER_PREFIX: prefix, OLLAMA_MODELS: modelsDir };
+    await cluster.start();
     // binpack prefers the fuller worker: the small one. The pin sends 'scripted' to the big one.
-    workers.push(await startWorker({ ...env, CORRAL_WORKER_ID: small, CORRAL_WORKER_MEMORY: '40MiB' }));
-    workers.push(await startWorker({ ...env, CORRAL_WORKER_ID: big, CORRAL_WORKER_MEMORY: '80MiB' }));
-    gateway = await startCorral({
-      ...env,
-      CORRAL_CLUSTER: '1',
-      OLLAMA_KEEP_ALIVE: '1s',
-      CORRAL_PIN: `scripted@${big}`,
-    });
-    await importModel(gateway.url, 'scripted', models.scripted);
-    await importModel(gateway.url, 'random', models.random);
+    await cluster.worker({ CORRAL_WORKER_ID: small, CORRAL_WORKER_MEMORY: '40MiB' });
+    await cluster.worker({ CORRAL_WORKER_ID: big, CORRAL_WORKER_MEMORY: '80MiB' });
+    gateway = await cluster.gateway({ OLLAMA_KEEP_ALIVE: '1s', CORRAL_PIN: `scripted@${big}` });
+    await importModel(gateway.url, 'scripted', cluster.models.scripted);
+    await importModel(gateway.url, 'random', cluster.models.random);
   });
 
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis?.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('loads the pinned model without a request, on its worker only, and keeps it past keep_alive', async () => {
     const g = gateway;

@@ -3,28 +3,8 @@
  * has to wait behind a running one makes the gateway load the model on another worker, and the
  * waiting request runs there instead of waiting for the first to finish.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  HOLDING_OPTIONS,
-  buildTinyModels,
-  importModel,
-  postJson,
-  startCorral,
-  type CorralProcess,
-  type TinyModels,
-} from '@corral/testing';
-import {
-  PrivateRedis,
-  clusterPrefix,
-  clusterDescribe,
-  holders,
-  waitFor,
-  type WorkerJson,
-  startWorker,
-  type WorkerProcess,
-} from './support/cluster';
+import { HOLDING_OPTIONS, importModel, postJson, type CorralProcess } from '@corral/testing';
+import { ClusterSuite, clusterDescribe, holders, waitFor, type WorkerJson } from './support/cluster';
 
 jest.setTimeout(240_000);
 
@@ -42,39 +22,22 @@ async function stream(g: CorralProcess, model: string) {
 }
 
 maybe('a busy model in a cluster', () => {
-  const prefix = clusterPrefix();
-  let redis: PrivateRedis | undefined;
-  let redisUrl = process.env.REDIS_URL ?? '';
-  let models: TinyModels;
-  let modelsDir: string;
+  const cluster = new ClusterSuite({ modelsDir: 'corral-scale-models-' });
+  const { workers } = cluster;
   let gateway: CorralProcess;
-  const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    if (!redisUrl) {
-      redis = new PrivateRedis();
-      await redis.start();
-      redisUrl = redis.url;
-    }
-    models = await buildTinyModels();
-    modelsDir = mkdtempSync(join(tmpdir(), 'corral-scale-models-'));
-    const env = { REDIS_URL: redisUrl, CORRAL_CLUSTER_PREFIX: prefix, OLLAMA_MODELS: modelsDir };
-    for (let i = 0; i < 2; i++) workers.push(await startWorker({ ...env, CORRAL_WORKER_MEMORY: '40MiB' }));
-    gateway = await startCorral({ ...env, CORRAL_CLUSTER: '1', OLLAMA_NUM_PARALLEL: '1' });
-    await importModel(gateway.url, 'random', models.random);
+    await cluster.start();
+    for (let i = 0; i < 2; i++) await cluster.worker({ CORRAL_WORKER_MEMORY: '40MiB' });
+    gateway = await cluster.gateway({ OLLAMA_NUM_PARALLEL: '1' });
+    await importModel(gateway.url, 'random', cluster.models.random);
     await waitFor('both workers', async () => {
       const res = await postJson(`${gateway.url}/admin/v1/workers`, undefined, 'GET');
       return (res.json as { workers: WorkerJson[] }).workers.length === 2 ? true : undefined;
     });
   });
 
-  afterAll(async () => {
-    await gateway?.stop();
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis?.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('loads a second instance on another worker and runs the waiting request there', async () => {
     const g = gateway;

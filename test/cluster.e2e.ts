@@ -5,27 +5,13 @@
  * directory they all share. Two gateways need PostgreSQL (DATABASE_URL, a schema per run); without it
  * one gateway on PGlite runs and the two-gateway checks say they skip.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { HOLDING_OPTIONS, SCRIPT_TEXT, importModel, postJson, type CorralProcess } from '@corral/testing';
 import {
-  HOLDING_OPTIONS,
-  SCRIPT_TEXT,
-  buildTinyModels,
-  importModel,
-  postJson,
-  startCorral,
-  type CorralProcess,
-  type TinyModels,
-} from '@corral/testing';
-import {
-  PrivateRedis,
-  clusterPrefix,
+  ClusterSuite,
   clusterDescribe,
   waitFor,
   workersOf,
   type WorkerJson,
-  startWorker,
   type WorkerProcess,
 } from './support/cluster';
 
@@ -78,59 +64,33 @@ async function startStream(g: CorralProcess, model: string) {
 }
 
 maybe('a cluster of gateways and workers', () => {
-  const prefix = clusterPrefix();
+  const cluster = new ClusterSuite({
+    modelsDir: 'corral-cluster-models-',
+    home: 'corral-cluster-home-',
+    env: { OLLAMA_NUM_PARALLEL: '2' },
+  });
+  const { prefix, workers, gateways } = cluster;
   const postgres = process.env.DATABASE_URL;
   // Two gateways share one PostgreSQL: without DATABASE_URL their tests are reported as skipped.
   const withTwoGateways = postgres ? it : it.skip;
-  let redis: PrivateRedis | undefined;
-  let redisUrl = process.env.REDIS_URL ?? '';
-  let models: TinyModels;
-  let modelsDir: string;
-  let home: string;
-  const workers: WorkerProcess[] = [];
-  const gateways: CorralProcess[] = [];
-  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    if (!redisUrl) {
-      redis = new PrivateRedis();
-      await redis.start();
-      redisUrl = redis.url;
-    }
-    models = await buildTinyModels();
-    modelsDir = mkdtempSync(join(tmpdir(), 'corral-cluster-models-'));
-    home = mkdtempSync(join(tmpdir(), 'corral-cluster-home-'));
-    env = {
-      REDIS_URL: redisUrl,
-      CORRAL_CLUSTER_PREFIX: prefix,
-      OLLAMA_MODELS: modelsDir,
-      OLLAMA_NUM_PARALLEL: '2',
-    };
+    await cluster.start();
     // Three workers, each with room for two of the tiny models (~19 MiB each at 4096 tokens).
-    for (let i = 0; i < 3; i++) workers.push(await startWorker({ ...env, CORRAL_WORKER_MEMORY: '40MiB' }));
-    const gwEnv = {
-      ...env,
-      CORRAL_CLUSTER: '1',
-      ...(postgres ? { DATABASE_URL: postgres, CORRAL_DB_SCHEMA: prefix.replace(/-/g, '_') } : {}),
-    };
-    gateways.push(await startCorral(gwEnv, home));
-    if (postgres) gateways.push(await startCorral(gwEnv, home));
+    for (let i = 0; i < 3; i++) await cluster.worker({ CORRAL_WORKER_MEMORY: '40MiB' });
+    const pg = postgres ? { DATABASE_URL: postgres, CORRAL_DB_SCHEMA: prefix.replace(/-/g, '_') } : {};
+    await cluster.gateway(pg);
+    if (postgres) await cluster.gateway(pg);
     else console.log('cluster.e2e: two-gateway tests skipped (set DATABASE_URL: gateways share PostgreSQL)');
     const g = gateways[0]!;
+    const { models } = cluster;
     await importModel(g.url, 'scripted', models.scripted);
     await importModel(g.url, 'random', models.random);
     await importModel(g.url, 'tools', models.toolCaller);
     await waitFor('three workers', async () => ((await workersOf(g)).length === 3 ? true : undefined));
   });
 
-  afterAll(async () => {
-    await Promise.all(gateways.map((g) => g.stop()));
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis?.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
-    if (home) rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('lists every worker with its memory budget', async () => {
     const list = await workersOf(gateways[0]!);
@@ -231,8 +191,7 @@ maybe('a cluster of gateways and workers', () => {
     const list = await workersOf(g);
     expect(list.map((w) => w.id)).not.toContain(victim.id);
     // A replacement joins (the tiny budgets leave the survivor no room); new requests run there.
-    const replacement = await startWorker({ ...env, CORRAL_WORKER_MEMORY: '40MiB' });
-    workers.push(replacement);
+    const replacement = await cluster.worker({ CORRAL_WORKER_MEMORY: '40MiB' });
     await waitFor('the replacement worker', async () =>
       (await workersOf(g)).some((w) => w.id === replacement.id) ? true : undefined,
     );
@@ -271,35 +230,24 @@ maybe('a cluster of gateways and workers', () => {
 });
 
 maybe('a Redis restart', () => {
-  const redis = new PrivateRedis();
-  let models: TinyModels;
-  let modelsDir: string;
+  const cluster = new ClusterSuite({ modelsDir: 'corral-cluster-models-', privateRedis: true });
   let worker: WorkerProcess | undefined;
   let gateway: CorralProcess | undefined;
 
   beforeAll(async () => {
-    await redis.start();
-    models = await buildTinyModels();
-    modelsDir = mkdtempSync(join(tmpdir(), 'corral-cluster-models-'));
-    const env = { REDIS_URL: redis.url, CORRAL_CLUSTER_PREFIX: clusterPrefix(), OLLAMA_MODELS: modelsDir };
-    worker = await startWorker(env);
-    gateway = await startCorral({ ...env, CORRAL_CLUSTER: '1', OLLAMA_NUM_PARALLEL: '2' });
-    await importModel(gateway.url, 'scripted', models.scripted);
+    await cluster.start();
+    worker = await cluster.worker();
+    gateway = await cluster.gateway({ OLLAMA_NUM_PARALLEL: '2' });
+    await importModel(gateway.url, 'scripted', cluster.models.scripted);
   });
 
-  afterAll(async () => {
-    await gateway?.stop();
-    await worker?.stop();
-    await redis.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
-  });
+  afterAll(() => cluster.stop());
 
   it('gateways and workers reconnect by themselves and new requests succeed', async () => {
     const g = gateway!;
     await waitFor('the worker', async () => ((await workersOf(g)).length === 1 ? true : undefined));
     expect(await generate(g, 'scripted')).toEqual({ status: 200, text: SCRIPT_TEXT });
-    await redis.restart();
+    await cluster.redis!.restart();
     const answer = await waitFor('a generation after the restart', async () => {
       const r = await generate(g, 'scripted');
       return r.status === 200 ? r.text : undefined;

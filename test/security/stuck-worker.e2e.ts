@@ -5,9 +5,7 @@
  * requests within a bounded time, and get a working worker back: a forked worker is killed and
  * restarted; a cluster worker (`corral worker`) is marked down, and when it resumes it rejoins clean.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import {
   HOLDING_OPTIONS,
   SCRIPT_TEXT,
@@ -18,15 +16,7 @@ import {
   type CorralProcess,
   type TinyModels,
 } from '@corral/testing';
-import {
-  PrivateRedis,
-  clusterDescribe,
-  clusterPrefix,
-  startWorker,
-  waitFor,
-  workersOf,
-  type WorkerProcess,
-} from '../support/cluster';
+import { ClusterSuite, clusterDescribe, waitFor, workersOf } from '../support/cluster';
 
 jest.setTimeout(240_000);
 
@@ -206,38 +196,20 @@ describe('a stopped embedded worker', () => {
 const maybe = clusterDescribe('stuck-worker.e2e (cluster)');
 
 maybe('a stopped cluster worker', () => {
-  const prefix = clusterPrefix();
-  let redis: PrivateRedis | undefined;
-  let redisUrl = process.env.REDIS_URL ?? '';
-  let models: TinyModels;
-  let modelsDir: string;
-  let home: string;
+  const cluster = new ClusterSuite({
+    modelsDir: 'corral-stuck-models-',
+    home: 'corral-stuck-home-',
+    env: { OLLAMA_NUM_PARALLEL: '2', OLLAMA_CONTEXT_LENGTH: '65536' },
+  });
+  const { workers } = cluster;
   let gateway: CorralProcess;
-  const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    if (!redisUrl) {
-      redis = new PrivateRedis();
-      await redis.start();
-      redisUrl = redis.url;
-    }
-    models = await buildTinyModels();
-    modelsDir = mkdtempSync(join(tmpdir(), 'corral-stuck-models-'));
-    home = mkdtempSync(join(tmpdir(), 'corral-stuck-home-'));
-    const env = {
-      REDIS_URL: redisUrl,
-      CORRAL_CLUSTER_PREFIX: prefix,
-      OLLAMA_MODELS: modelsDir,
-      OLLAMA_NUM_PARALLEL: '2',
-      OLLAMA_CONTEXT_LENGTH: '65536',
-    };
-    for (let i = 0; i < 2; i++) workers.push(await startWorker({ ...env, CORRAL_WORKER_MEMORY: '2GiB' }));
-    gateway = await startCorral(
-      { ...env, CORRAL_CLUSTER: '1', CORRAL_WORKER_STALL_TIMEOUT: `${STALL_S}s` },
-      home,
-    );
-    await importModel(gateway.url, 'random', models.long);
-    await importModel(gateway.url, 'scripted', models.scripted);
+    await cluster.start();
+    for (let i = 0; i < 2; i++) await cluster.worker({ CORRAL_WORKER_MEMORY: '2GiB' });
+    gateway = await cluster.gateway({ CORRAL_WORKER_STALL_TIMEOUT: `${STALL_S}s` });
+    await importModel(gateway.url, 'random', cluster.models.long);
+    await importModel(gateway.url, 'scripted', cluster.models.scripted);
     await waitFor('two workers', async () => ((await workersOf(gateway)).length === 2 ? true : undefined));
   });
 
@@ -249,12 +221,7 @@ maybe('a stopped cluster worker', () => {
         // already gone
       }
     }
-    await gateway?.stop();
-    await Promise.all(workers.map((w) => w.stop()));
-    await redis?.dispose();
-    if (models) rmSync(models.dir, { recursive: true, force: true });
-    if (modelsDir) rmSync(modelsDir, { recursive: true, force: true });
-    if (home) rmSync(home, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   it('fails its stream in-band, places nothing on it, and it rejoins clean after SIGCONT', async () => {

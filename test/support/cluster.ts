@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { postJson } from './http';
-import type { CorralProcess } from './server';
+import { buildTinyModels, type TinyModels } from './models';
+import { startCorral, type CorralProcess } from './server';
 
 /** The built CLI, found from the repository root (this file also runs from dist/, for bench/). */
 const CLI_ENTRY = (() => {
@@ -166,6 +167,88 @@ export function clusterDescribe(file: string): jest.Describe {
   if (clusterCanRun) return describe;
   console.log(`${file}: skipped (neither REDIS_URL nor a redis-server binary)`);
   return describe.skip;
+}
+
+export interface ClusterSuiteOptions {
+  /** mkdtemp prefix of a models directory every process shares (OLLAMA_MODELS in `env`); none without. */
+  modelsDir?: string;
+  /** mkdtemp prefix of a CORRAL_HOME the gateways share; each its own without. */
+  home?: string;
+  /** More variables for every worker and gateway (in `env`). */
+  env?: NodeJS.ProcessEnv;
+  /** A redis-server of the suite's own (`redis`) even where REDIS_URL is set: for a test that restarts it. */
+  privateRedis?: boolean;
+}
+
+/**
+ * What every cluster e2e suite sets up and tears down: Redis (the machine's REDIS_URL, else a private
+ * redis-server), this run's key prefix, the tiny models, the directories it made, and the workers and
+ * gateways started through it. `start()` in `beforeAll`, `stop()` in `afterAll`: gateways, then
+ * workers, then Redis, then the directories.
+ */
+export class ClusterSuite {
+  readonly prefix = clusterPrefix();
+  readonly workers: WorkerProcess[] = [];
+  readonly gateways: CorralProcess[] = [];
+  models!: TinyModels;
+  /** The shared models directory ('' without the option). */
+  modelsDir = '';
+  /** The gateways' shared CORRAL_HOME ('' without the option). */
+  home = '';
+  /** REDIS_URL, CORRAL_CLUSTER_PREFIX, OLLAMA_MODELS with a shared models directory, and the options' env. */
+  env: NodeJS.ProcessEnv = {};
+  /** The suite's own redis-server, where it started one. */
+  redis?: PrivateRedis;
+  private readonly dirs: string[] = [];
+
+  constructor(private readonly options: ClusterSuiteOptions = {}) {}
+
+  async start(): Promise<void> {
+    let redisUrl = this.options.privateRedis ? '' : (process.env.REDIS_URL ?? '');
+    if (!redisUrl) {
+      this.redis = new PrivateRedis();
+      await this.redis.start();
+      redisUrl = this.redis.url;
+    }
+    this.models = await buildTinyModels();
+    if (this.options.modelsDir) this.modelsDir = this.tmp(this.options.modelsDir);
+    if (this.options.home) this.home = this.tmp(this.options.home);
+    this.env = {
+      REDIS_URL: redisUrl,
+      CORRAL_CLUSTER_PREFIX: this.prefix,
+      ...(this.modelsDir ? { OLLAMA_MODELS: this.modelsDir } : {}),
+      ...this.options.env,
+    };
+  }
+
+  /** A directory of the suite's, removed by `stop()`. */
+  tmp(prefix: string): string {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(d);
+    return d;
+  }
+
+  /** `corral worker` with the suite's env and `env`; `stop()` stops it. */
+  async worker(env: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<WorkerProcess> {
+    const w = await startWorker({ ...this.env, ...env }, args);
+    this.workers.push(w);
+    return w;
+  }
+
+  /** `corral serve` with CORRAL_CLUSTER=1, the suite's env and `env`, in the shared home if any. */
+  async gateway(env: NodeJS.ProcessEnv = {}): Promise<CorralProcess> {
+    const g = await startCorral({ ...this.env, CORRAL_CLUSTER: '1', ...env }, this.home || undefined);
+    this.gateways.push(g);
+    return g;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.gateways.map((g) => g.stop()));
+    await Promise.all(this.workers.map((w) => w.stop()));
+    await this.redis?.dispose();
+    if (this.models) rmSync(this.models.dir, { recursive: true, force: true });
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
 }
 
 /** Polls `fn` every 250 ms until it returns a value (errors count as "not yet"); names the last error on timeout. */
