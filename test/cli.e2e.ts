@@ -7,25 +7,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   SCRIPT_TEXT,
-  buildTinyModels,
   runCli,
-  startCorral,
+  startWithTinyModels,
   type CorralProcess,
   type TinyModels,
+  type TinyServer,
 } from '@corral/testing';
 
 jest.setTimeout(180_000);
 
+let server: TinyServer | undefined;
 let corral: CorralProcess;
 let models: TinyModels;
 let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
-  models = await buildTinyModels();
-  corral = await startCorral();
+  server = await startWithTinyModels();
+  ({ corral, models } = server);
   env = { CORRAL_HOST: corral.url, CORRAL_HOME: corral.home };
 });
-afterAll(() => corral?.stop());
+afterAll(() => server?.stop());
 
 it('creates a model from a Modelfile and answers a one-shot prompt', async () => {
   const modelfile = join(models.dir, 'Modelfile');

@@ -9,35 +9,31 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { Ollama } from 'ollama';
 import {
+  CLIENT_MODELS,
   HOLDING_OPTIONS,
   SCRIPT_TEXT,
-  buildTinyModels,
   cosine,
-  importModel,
   postJson,
-  startCorral,
+  startWithTinyModels,
   type CorralProcess,
   type TinyModels,
+  type TinyServer,
 } from '@corral/testing';
 
 jest.setTimeout(180_000);
 
+let server: TinyServer | undefined;
 let corral: CorralProcess;
 let models: TinyModels;
 let ollama: Ollama;
 
 beforeAll(async () => {
-  models = await buildTinyModels();
-  corral = await startCorral();
+  server = await startWithTinyModels(CLIENT_MODELS);
+  ({ corral, models } = server);
   ollama = new Ollama({ host: corral.url, headers: corral.authHeaders });
-  await importModel(corral.url, 'scripted', models.scripted);
-  await importModel(corral.url, 'tools', models.toolCaller, { template: '{{ .Prompt }}' });
-  await importModel(corral.url, 'random', models.random);
 });
 
-afterAll(async () => {
-  await corral?.stop();
-});
+afterAll(() => server?.stop());
 
 describe('server basics', () => {
   it('answers Ollama probes', async () => {

@@ -5,34 +5,27 @@
  */
 import OpenAI, { APIError } from 'openai';
 import {
+  CLIENT_MODELS,
   SCRIPT_TEXT,
-  buildTinyModels,
   cosine,
-  importModel,
-  startCorral,
+  startWithTinyModels,
   type CorralProcess,
-  type TinyModels,
+  type TinyServer,
 } from '@corral/testing';
 
 jest.setTimeout(180_000);
 
+let server: TinyServer | undefined;
 let corral: CorralProcess;
-let models: TinyModels;
 let openai: OpenAI;
 
 beforeAll(async () => {
-  models = await buildTinyModels();
-  corral = await startCorral();
+  server = await startWithTinyModels([...CLIENT_MODELS, { name: 'myns/random', model: 'random' }]);
+  corral = server.corral;
   openai = new OpenAI({ baseURL: `${corral.url}/v1`, apiKey: corral.key, maxRetries: 0 });
-  await importModel(corral.url, 'scripted', models.scripted);
-  await importModel(corral.url, 'tools', models.toolCaller, { template: '{{ .Prompt }}' });
-  await importModel(corral.url, 'random', models.random);
-  await importModel(corral.url, 'myns/random', models.random);
 });
 
-afterAll(async () => {
-  await corral?.stop();
-});
+afterAll(() => server?.stop());
 
 const hello: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Say hello' }];
 

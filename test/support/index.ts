@@ -6,3 +6,4 @@ export * from './db';
 export * from './audit-events';
 export * from './tcp-proxy';
 export * from './fake-server';
+export * from './tiny-server';
