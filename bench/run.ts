@@ -14,8 +14,8 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseDecodeLoop } from '../libs/inference/hardware';
-import { nativeDecodeAddon, nativeDecodeLoadError } from '../libs/inference/native-decode';
+import { parseDecodeLoop } from '@corral/config';
+import { nativeDecodeAddon, nativeDecodeLoadError } from '@corral/inference';
 import { ensureLlamaCpp, findLlamaCpp } from './llama-cpp';
 import type { BenchContext, Row, ScenarioResult } from './support/context';
 import { REPO_ROOT, importModel, startCorral } from './support/corral';

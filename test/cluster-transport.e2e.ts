@@ -9,13 +9,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CorralError } from '@corral/common';
-import {
-  ChildProcessWorkerLink,
-  Scheduler,
-  WorkerPool,
-  type GenerationEvent,
-  type RunTarget,
-} from '@corral/dispatch';
+import { type GenerationEvent } from '@corral/worker-protocol';
+import { ChildProcessWorkerLink, Scheduler, WorkerPool, type RunTarget } from '@corral/dispatch';
 import { ClusterPlacement, ClusterPool } from '@corral/cluster';
 import { SCRIPT_TEXT, buildTinyModels, type TinyModels } from '@corral/testing';
 import {

@@ -1,6 +1,6 @@
 /** Ollama chat wire shapes ↔ the job protocol's chat messages and tool definitions. */
 import { CorralError } from '@corral/common';
-import type { ChatMessage, ToolCall, ToolDef } from '@corral/dispatch';
+import type { ChatMessage, ToolCall, ToolDef } from '@corral/worker-protocol';
 import type { z } from 'zod';
 import type { ChatMessageBody, ToolBody } from './dto/requests';
 

@@ -1,5 +1,5 @@
 import { CorralError } from '@corral/common';
-import type { Constraint } from '@corral/dispatch';
+import type { Constraint } from '@corral/worker-protocol';
 
 /** Ollama's `format`: "json" → any JSON; an object → that JSON schema; "" or absent → free text. */
 export function formatToConstraint(format: unknown): Constraint | undefined {

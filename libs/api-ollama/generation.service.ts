@@ -6,7 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { CorralError } from '@corral/common';
-import { promptSizeProblem, type Prompt, type ToolDef } from '@corral/dispatch';
+import { promptSizeProblem, type Prompt, type ToolDef } from '@corral/worker-protocol';
 import { buildChatPrompt, buildGeneratePrompt } from '@corral/prompt';
 import { principalOf } from '@corral/auth';
 import {

@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { CorralError } from '@corral/common';
-import type { DoneResult, GenerationEvent } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
 import { primed, streamReply } from '@corral/serving';
 import { NDJSON, OllamaReply, ollamaPieces } from './reply.mapper';
 

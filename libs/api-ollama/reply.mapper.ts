@@ -3,7 +3,7 @@
  * `message` for /api/chat, with `thinking` split out when asked) and the final object with timings
  * in nanoseconds, which for a non-streamed reply also carries the whole text.
  */
-import type { DoneResult, GenerationEvent, ToolDef } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent, ToolDef } from '@corral/worker-protocol';
 import { CorralError, describeError } from '@corral/common';
 import { ThinkingSplitter, ToolCallDetector } from '@corral/prompt';
 import { nsSince, type StreamFormat } from '@corral/serving';

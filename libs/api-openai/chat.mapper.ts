@@ -4,7 +4,8 @@
  * tool call).
  */
 import { CorralError } from '@corral/common';
-import type { ChatMessage, Constraint, OllamaOptions, ToolCall, ToolDef } from '@corral/dispatch';
+import type { ChatMessage, Constraint, ToolCall, ToolDef } from '@corral/worker-protocol';
+import type { OllamaOptions } from '@corral/dispatch';
 import type {
   ChatMessageIn,
   ChatRequest,

@@ -1,5 +1,5 @@
 /** A finished non-streamed chat run → OpenAI's `chat.completion` object. */
-import type { DoneResult } from '@corral/dispatch';
+import type { DoneResult } from '@corral/worker-protocol';
 import type { ToolMode } from './chat.mapper';
 import { SYSTEM_FINGERPRINT } from './ids';
 import { readChatOutput, type WireToolCall } from './tool-output';

@@ -1,4 +1,4 @@
-import type { ToolDef } from '@corral/dispatch';
+import type { ToolDef } from '@corral/worker-protocol';
 import type { ToolMode } from './chat.mapper';
 import { chatCompletion } from './chat.response';
 import { chatChunks, type ChatCompletionChunk } from './chat.stream';

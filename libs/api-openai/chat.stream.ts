@@ -3,7 +3,7 @@
  * role delta, content (or tool-call) deltas, a final delta with finish_reason, then with
  * include_usage one more chunk carrying usage and no choices.
  */
-import type { DoneResult, GenerationEvent } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
 import { CorralError } from '@corral/common';
 import type { ToolMode } from './chat.mapper';
 import { SYSTEM_FINGERPRINT, openAiId } from './ids';

@@ -3,7 +3,8 @@
  * non-streamed reply, one per piece for a stream).
  */
 import { CorralError } from '@corral/common';
-import type { DoneResult, GenerationEvent, OllamaOptions } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
+import type { OllamaOptions } from '@corral/dispatch';
 import type { CompletionRequest } from './dto/completion.dto';
 import { SYSTEM_FINGERPRINT } from './ids';
 import { rejectUnsupported, toOllamaOptions } from './sampling.mapper';

@@ -1,5 +1,5 @@
 /** Builds the scheduler's event sequence for a run, as the worker would report it (spec helper). */
-import type { DoneResult, GenerationEvent } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
 
 export function done(over: Partial<DoneResult> = {}): DoneResult {
   return {

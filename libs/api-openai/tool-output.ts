@@ -2,7 +2,7 @@
  * Reading tool calls out of generated text and writing them in OpenAI's shape. (Streams in "auto"
  * mode use @corral/prompt's ToolCallDetector, which holds back only what starts like a call.)
  */
-import type { ToolDef } from '@corral/dispatch';
+import type { ToolDef } from '@corral/worker-protocol';
 import { extractToolCalls } from '@corral/prompt';
 import { openAiId } from './ids';
 import type { ToolMode } from './chat.mapper';

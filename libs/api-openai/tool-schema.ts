@@ -2,7 +2,7 @@
  * JSON schemas for grammar-constrained output: the schema that forces a tool call, and a relaxed
  * form of a caller's schema for when they did not ask for strict validation.
  */
-import { GRAMMAR_SCHEMA_KEYWORDS, type ToolDef } from '@corral/dispatch';
+import { GRAMMAR_SCHEMA_KEYWORDS, type ToolDef } from '@corral/worker-protocol';
 
 /**
  * What the worker's grammar converter enforces (libs/inference/json-schema.ts). It rejects every

@@ -1,5 +1,5 @@
 /** A finished run (`done` event) → OpenAI's usage and finish_reason. */
-import type { DoneResult } from '@corral/dispatch';
+import type { DoneResult } from '@corral/worker-protocol';
 
 export interface Usage {
   prompt_tokens: number;

@@ -1,4 +1,5 @@
-import type { ModelSpec, WorkerLink } from '@corral/dispatch';
+import type { ModelSpec } from '@corral/worker-protocol';
+import type { WorkerLink } from '@corral/dispatch';
 import type { ClusterPool } from './cluster-pool';
 import { Pins } from './pins';
 import { ClusterPlacement } from './placement';

@@ -9,7 +9,8 @@
  * workers (CORRAL_PIN `model@id,...`) is placed only on those.
  */
 import { CorralError } from '@corral/common';
-import type { ModelSpec, Placement, WorkerLink } from '@corral/dispatch';
+import type { ModelSpec } from '@corral/worker-protocol';
+import type { Placement, WorkerLink } from '@corral/dispatch';
 import { estimateFootprint } from './estimate';
 import type { ClusterPool } from './cluster-pool';
 import type { Pins } from './pins';

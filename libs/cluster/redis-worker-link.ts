@@ -10,11 +10,10 @@ import {
   type FromWorker,
   FromWorkerSchema,
   type ToWorkerInput,
-  ToWorkerSchema,
   type WorkerInfo,
-  type WorkerLink,
-  isWellFormedChunk,
-} from '@corral/dispatch';
+  checkToWorker,
+} from '@corral/worker-protocol';
+import { type WorkerLink, isWellFormedChunk } from '@corral/dispatch';
 import type { ClusterKeys, QueuedJob } from './keys';
 import type { WorkerStatus } from './status';
 
@@ -54,18 +53,9 @@ export class RedisWorkerLink implements WorkerLink {
 
   send(input: ToWorkerInput): void {
     if (this.exited) return;
-    const checked = ToWorkerSchema.safeParse(input);
-    if (!checked.success) {
-      const id = 'id' in input ? input.id : '';
-      this.deliver({
-        type: 'error',
-        id,
-        code: 'bad_request',
-        message: `invalid job: ${checked.error.message}`,
-      });
-      return;
-    }
-    const msg = checked.data;
+    const checked = checkToWorker(input, 'job');
+    if (!checked.ok) return this.deliver(checked.reply);
+    const msg = checked.msg;
     if (msg.type === 'shutdown') return;
     if (msg.type === 'cancel') {
       this.redis.publish(this.keys.cancel(this.id), msg.id).catch(() => undefined);

@@ -1,6 +1,6 @@
 /** What a worker announces in its heartbeat, validated by every gateway that reads it. */
 import { z } from 'zod';
-import { WorkerInfoSchema } from '@corral/dispatch';
+import { WorkerInfoSchema } from '@corral/worker-protocol';
 
 export const WorkerModelSchema = z.object({
   /** Instance key (digest, context, parallel, gpu layers, adapters). */

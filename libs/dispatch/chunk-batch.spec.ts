@@ -1,8 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ChunkBatch, chunkBatchingSender, unpackChunkBatch } from './chunk-batch';
-import type { FromWorker } from './protocol';
+import { type ChunkBatch, chunkBatchingSender, unpackChunkBatch } from '@corral/worker-protocol';
+import type { FromWorker } from '@corral/worker-protocol';
 import { ChildProcessWorkerLink } from './worker-link';
 
 const chunk = (id: string, text: string): FromWorker => ({ type: 'chunk', id, text, tokens: 1 });

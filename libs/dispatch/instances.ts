@@ -8,7 +8,7 @@ import { Logger } from '@nestjs/common';
 import { CorralError, withTimeout } from '@corral/common';
 import { FairQueue } from './fair-queue';
 import { type JobRouter, WorkerGone } from './job-router';
-import type { LoadedModel, ModelSpec } from './protocol';
+import type { LoadedModel, ModelSpec } from '@corral/worker-protocol';
 import type { RunTarget, SchedulerOptions } from './scheduler';
 import type { WorkerLink } from './worker-link';
 import type { WorkerSource } from './worker-pool';

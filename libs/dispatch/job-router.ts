@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { CorralError } from '@corral/common';
 import type { WorkerLink } from './worker-link';
-import type { FromWorker } from './protocol';
+import type { FromWorker } from '@corral/worker-protocol';
 
 export interface PendingJob {
   worker: WorkerLink;

@@ -1,6 +1,6 @@
 import { CorralError } from '@corral/common';
 import { clampToContext, toSampling, validateOptions } from './options';
-import { MAX_NUM_CTX, jsonShapeProblem, promptSizeProblem } from './limits';
+import { MAX_NUM_CTX, jsonShapeProblem, promptSizeProblem } from '@corral/worker-protocol';
 
 function refusal(options: unknown): { message: string; param?: string } {
   try {

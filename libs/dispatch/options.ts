@@ -4,7 +4,7 @@
  * Request options override the model's parameters, which override the server defaults.
  */
 import { CorralError } from '@corral/common';
-import type { SamplingInput } from './protocol';
+import type { SamplingInput } from '@corral/worker-protocol';
 import {
   MAX_NUM_BATCH,
   MAX_NUM_CTX,
@@ -13,7 +13,7 @@ import {
   MAX_NUM_THREAD,
   MAX_STOP_LENGTH,
   MAX_STOP_STRINGS,
-} from './limits';
+} from '@corral/worker-protocol';
 
 /** Largest seed; llama.cpp takes it modulo 2^32. */
 const MAX_SEED = Number.MAX_SAFE_INTEGER;

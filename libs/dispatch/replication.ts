@@ -6,7 +6,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type { Instances } from './instances';
-import type { ModelSpec } from './protocol';
+import type { ModelSpec } from '@corral/worker-protocol';
 import type { Placement, RunTarget } from './scheduler';
 import type { WorkerSource } from './worker-pool';
 

@@ -16,10 +16,14 @@ import { JobRouter, WorkerGone } from './job-router';
 import { Replication } from './replication';
 import type { WorkerSource } from './worker-pool';
 import type { WorkerLink } from './worker-link';
-import type { Constraint, DoneResult, ModelSpec, Prompt, SamplingInput } from './protocol';
-import { ModelSpecSchema, type ModelSpecInput } from './protocol';
-
-export type GenerationEvent = { type: 'chunk'; text: string; tokens: number } | DoneResult;
+import type {
+  Constraint,
+  ModelSpec,
+  Prompt,
+  SamplingInput,
+  GenerationEvent,
+} from '@corral/worker-protocol';
+import { ModelSpecSchema, type ModelSpecInput } from '@corral/worker-protocol';
 
 export interface RunTarget {
   /** Display name, e.g. `tiny:latest`. */

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { workerStallTimeoutMs } from '@corral/config';
-import { unpackChunkBatch } from './chunk-batch';
+import { unpackChunkBatch } from '@corral/worker-protocol';
 import {
   DEFAULT_HEARTBEAT_MS,
   FromWorkerSchema,
@@ -15,7 +15,7 @@ import {
   type FromWorker,
   type ToWorkerInput,
   type WorkerInfo,
-} from './protocol';
+} from '@corral/worker-protocol';
 import { StallWatch } from './stall-watch';
 
 export interface WorkerLink {

@@ -1,6 +1,6 @@
 import { l2Normalize } from './embeddings';
-import type { FromWorker } from './protocol';
-import { Harness, STORIES, describeWithModel, lastOf, spec } from './testing';
+import type { FromWorker } from '@corral/worker-protocol';
+import { Harness, STORIES, describeWithModel, lastOf, spec } from '@corral/testing';
 
 jest.setTimeout(60_000);
 

@@ -1,8 +1,8 @@
-import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/dispatch';
+import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/worker-protocol';
 import { WorkerJobError } from './errors';
 import type { ModelInstance } from './model-instance';
 import { type JobProgress, UNWATCHED } from './progress-watch';
-import type { EmbedJob, FromWorker } from './protocol';
+import type { EmbedJob, FromWorker } from '@corral/worker-protocol';
 
 /**
  * Embeds each input with the model's embedding context and L2-normalizes the vectors, as Ollama's

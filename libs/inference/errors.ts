@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { WorkerErrorCode } from './protocol';
+import type { WorkerErrorCode } from '@corral/worker-protocol';
 
 export type WorkerErrorCodeName = z.infer<typeof WorkerErrorCode>;
 

@@ -1,6 +1,14 @@
 import * as path from 'node:path';
-import type { FromWorker } from './protocol';
-import { Harness, MODELS_DIR, STORIES, describeWithModel, lastOf, spec, splitGeneration } from './testing';
+import type { FromWorker } from '@corral/worker-protocol';
+import {
+  Harness,
+  MODELS_DIR,
+  STORIES,
+  describeWithModel,
+  lastOf,
+  spec,
+  splitGeneration,
+} from '@corral/testing';
 
 jest.setTimeout(60_000);
 

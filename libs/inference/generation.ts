@@ -1,12 +1,12 @@
 import type { LlamaContextSequence, Token } from 'node-llama-cpp';
-import { MAX_STOP_LENGTH, MAX_STOP_STRINGS } from '@corral/dispatch';
+import { MAX_STOP_LENGTH, MAX_STOP_STRINGS } from '@corral/worker-protocol';
 import { fitPromptToContext } from './context-fit';
 import { WorkerJobError } from './errors';
 import type { GrammarCache } from './grammar';
 import type { ModelInstance } from './model-instance';
 import { type JobProgress, UNWATCHED } from './progress-watch';
 import { renderPrompt } from './prompt';
-import type { DoneResult, FromWorker, GenerateJob } from './protocol';
+import type { DoneResult, FromWorker, GenerateJob } from '@corral/worker-protocol';
 import { maxNewTokens, penaltyWindowIsFiltered, toEvaluateOptions } from './sampling';
 import { StopStringFilter } from './stop-strings';
 import { TokenTextDecoder } from './text-decoder';

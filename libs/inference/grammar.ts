@@ -2,7 +2,7 @@ import type { Llama, LlamaGrammar, LlamaModel, LlamaGrammarEvaluationState } fro
 import { WorkerJobError } from './errors';
 import { normalizeJsonSchema } from './json-schema';
 import { loadNodeLlamaCpp } from './llama-module';
-import type { Constraint } from './protocol';
+import type { Constraint } from '@corral/worker-protocol';
 
 const MAX_CACHED_SCHEMAS = 32;
 

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import type { Llama, LlamaGpuType } from 'node-llama-cpp';
 import { loadNodeLlamaCpp } from './llama-module';
-import type { WorkerInfo } from './protocol';
+import type { WorkerInfo } from '@corral/worker-protocol';
 
 // The settings' parsers moved to @corral/config (WorkerSettings); re-exported for this feature's users.
 export {

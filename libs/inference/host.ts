@@ -13,9 +13,9 @@ import {
   type LoadedModel,
   type ModelSpec,
   type ToWorker,
-  ToWorkerSchema,
   type WorkerInfo,
-} from './protocol';
+  checkToWorker,
+} from '@corral/worker-protocol';
 
 /**
  * The worker's settings (the process entry parses them once, `workerSettings()` in @corral/config, and
@@ -114,21 +114,9 @@ export class WorkerHost {
   }
 
   handle(raw: ToWorker | unknown): void {
-    const parsed = ToWorkerSchema.safeParse(raw);
-    if (!parsed.success) {
-      const id =
-        typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string'
-          ? (raw as { id: string }).id
-          : '';
-      this.emit({
-        type: 'error',
-        id,
-        code: 'bad_request',
-        message: `invalid message: ${parsed.error.message}`,
-      });
-      return;
-    }
-    const msg = parsed.data;
+    const checked = checkToWorker(raw);
+    if (!checked.ok) return this.emit(checked.reply);
+    const msg = checked.msg;
     if (this.shuttingDown && msg.type !== 'shutdown' && msg.type !== 'cancel') {
       this.emit({ type: 'error', id: msg.id, code: 'internal', message: 'worker is shutting down' });
       return;

@@ -1,4 +1,4 @@
-import { GRAMMAR_SCHEMA_KEYWORDS, jsonShapeProblem } from '@corral/dispatch';
+import { GRAMMAR_SCHEMA_KEYWORDS, jsonShapeProblem } from '@corral/worker-protocol';
 import { WorkerJobError } from './errors';
 
 /** Keywords that only annotate a schema; they never change what output is valid. */

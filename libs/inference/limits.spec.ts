@@ -4,7 +4,7 @@ import { WorkerJobError } from './errors';
 import { normalizeJsonSchema } from './json-schema';
 import { runEmbedding } from './embeddings';
 import type { ModelInstance } from './model-instance';
-import { EmbedMsg, SamplingSchema } from './protocol';
+import { EmbedMsg, SamplingSchema } from '@corral/worker-protocol';
 import { toEvaluateOptions } from './sampling';
 
 describe('worker-side bounds', () => {

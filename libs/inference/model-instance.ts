@@ -1,11 +1,11 @@
 import type { ChatWrapper, Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp';
 import { availableParallelism } from 'node:os';
-import { MAX_NUM_CTX } from '@corral/dispatch';
+import { MAX_NUM_CTX } from '@corral/worker-protocol';
 import { DecodeLoop } from './decode-loop';
 import type { DecodeLoopChoice } from './hardware';
 import { WorkerJobError, toJobError } from './errors';
 import { loadNodeLlamaCpp } from './llama-module';
-import type { LoadedModel, ModelSpec } from './protocol';
+import type { LoadedModel, ModelSpec } from '@corral/worker-protocol';
 import { SequencePool } from './sequence-pool';
 
 export interface ModelInstanceOptions {

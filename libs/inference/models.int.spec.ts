@@ -8,7 +8,7 @@ import {
   lastOf,
   spec,
   splitGeneration,
-} from './testing';
+} from '@corral/testing';
 
 jest.setTimeout(60_000);
 

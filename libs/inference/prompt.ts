@@ -8,7 +8,7 @@ import type {
   Token,
 } from 'node-llama-cpp';
 import { WorkerJobError } from './errors';
-import type { ChatMessage, Prompt, ToolDef } from './protocol';
+import type { ChatMessage, Prompt, ToolDef } from '@corral/worker-protocol';
 
 export interface RenderedPrompt {
   tokens: Token[];

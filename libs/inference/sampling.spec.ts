@@ -1,5 +1,5 @@
 import type { Token } from 'node-llama-cpp';
-import { SamplingSchema } from './protocol';
+import { SamplingSchema } from '@corral/worker-protocol';
 import { maxNewTokens, toEvaluateOptions } from './sampling';
 
 const ctx = { history: () => [5, 13, 7, 13, 9] as Token[], contextSize: 100, newlineToken: 13 as Token };

@@ -1,5 +1,5 @@
 import type { SequenceEvaluateOptions, Token } from 'node-llama-cpp';
-import type { Sampling } from './protocol';
+import type { Sampling } from '@corral/worker-protocol';
 
 /** Ollama's defaults for fields the request leaves out (its `api.DefaultOptions`). */
 export const SAMPLING_DEFAULTS = {

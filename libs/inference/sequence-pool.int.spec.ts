@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { buildTinyLlama } from '../registry/gguf/tiny';
+import { buildTinyLlama } from '@corral/registry';
 import { SequencePool, chooseSequence } from './sequence-pool';
 
 // Real llama.cpp (CPU, one thread) on a model generated here, so this runs on any machine.

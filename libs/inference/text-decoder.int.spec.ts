@@ -1,7 +1,7 @@
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { loadNodeLlamaCpp } from './llama-module';
 import { TokenTextDecoder } from './text-decoder';
-import { STORIES, describeWithModel } from './testing';
+import { STORIES, describeWithModel } from '@corral/testing';
 
 jest.setTimeout(60_000);
 

@@ -10,7 +10,7 @@
  * messages when the rendered prompt exceeds num_ctx), images, and `<think>` stripping of history.
  */
 import { CorralError } from '@corral/common';
-import type { ChatMessage, Prompt, ToolDef } from '../dispatch/protocol';
+import type { ChatMessage, Prompt, ToolDef } from '@corral/worker-protocol';
 import type { ResolvedModel } from '@corral/registry';
 import { OllamaTemplate } from './ollama-template';
 import type { ThinkSetting } from './ollama-data';

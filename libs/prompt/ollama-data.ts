@@ -8,7 +8,7 @@
  * description, enum, properties): Ollama decodes into those structs, so other keys never reach
  * its templates either.
  */
-import type { ChatMessage, ToolDef } from '../dispatch/protocol';
+import type { ChatMessage, ToolDef } from '@corral/worker-protocol';
 import { goJson, fmtV } from './go-template/format';
 import { GoStruct, OrderedObject, withJson, withStringer, withTypeName } from './go-template/values';
 

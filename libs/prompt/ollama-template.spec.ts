@@ -3,7 +3,7 @@
  * assistant tool call, a tool result, follow-ups), compared with what Ollama's Go code produces.
  */
 import { CorralError } from '@corral/common';
-import type { ChatMessage, ToolDef } from '../dispatch/protocol';
+import type { ChatMessage, ToolDef } from '@corral/worker-protocol';
 import { OllamaTemplate, collate, parseTemplate } from './ollama-template';
 import { PLAIN_CONVERSATION, TOOL_CONVERSATION, WEATHER_TOOLS } from './testdata/conversations';
 import { GO_EXPECTED } from './testdata/go-expected';

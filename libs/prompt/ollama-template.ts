@@ -9,7 +9,7 @@
  *   continues from there.
  */
 import { CorralError } from '@corral/common';
-import type { ChatMessage, ToolDef } from '../dispatch/protocol';
+import type { ChatMessage, ToolDef } from '@corral/worker-protocol';
 import type { Arg, Node, PipeNode } from './go-template/ast';
 import { TemplateExecError, type ExecLimits } from './go-template/exec';
 import { TemplateSyntaxError } from './go-template/parser';

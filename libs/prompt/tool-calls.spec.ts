@@ -1,4 +1,4 @@
-import type { ToolCall } from '../dispatch/protocol';
+import type { ToolCall } from '@corral/worker-protocol';
 import { ToolCallDetector, extractToolCalls, parseToolCalls } from './tool-calls';
 import { WEATHER_TOOLS } from './testdata/conversations';
 

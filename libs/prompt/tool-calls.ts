@@ -9,7 +9,7 @@
  * - Llama 3.2 style `<function=name>{...}</function>`.
  * Only names among the request's tools count; arguments given as a JSON string are decoded.
  */
-import type { ToolCall, ToolDef } from '../dispatch/protocol';
+import type { ToolCall, ToolDef } from '@corral/worker-protocol';
 import { parseJsonAt } from './json-scan';
 
 export interface ExtractedToolCalls {

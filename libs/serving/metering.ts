@@ -12,7 +12,8 @@
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { describeError } from '@corral/common';
-import type { GenerationEvent, Prompt, RunTarget, SamplingInput, Scheduler } from '@corral/dispatch';
+import type { GenerationEvent, Prompt, SamplingInput } from '@corral/worker-protocol';
+import type { RunTarget, Scheduler } from '@corral/dispatch';
 import { RunObservers, SCHEDULER, type EndedRun } from '@corral/core';
 import { QUOTA_GATE, refusedLimit, type Admission, type QuotaGate } from './quota-gate';
 import type { PreparedRun } from './run.service';

@@ -4,7 +4,7 @@
  * and to its non-streamed body; `RunService.start` is where a run begins.
  */
 import type { FastifyReply } from 'fastify';
-import type { DoneResult, GenerationEvent } from '@corral/dispatch';
+import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
 import type { Exchange } from './metering';
 import { StreamWriter, abortOnDisconnect } from './ndjson';
 

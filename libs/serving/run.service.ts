@@ -11,17 +11,19 @@ import { parseDuration } from '@corral/config';
 import { CorralError } from '@corral/common';
 import type { ModelRegistry, ResolvedModel } from '@corral/registry';
 import {
+  type Constraint,
+  type GenerationEvent,
+  type Prompt,
+  type SamplingInput,
+} from '@corral/worker-protocol';
+import {
   clampToContext,
   toSampling,
   validateOptions,
-  type Constraint,
   type EmbedResult,
-  type GenerationEvent,
   type OllamaOptions,
-  type Prompt,
   type RunningModel,
   type RunTarget,
-  type SamplingInput,
   type Scheduler,
 } from '@corral/dispatch';
 import { CONFIG, REGISTRY, SCHEDULER } from '@corral/core';

@@ -7,3 +7,4 @@ export * from './audit-events';
 export * from './tcp-proxy';
 export * from './fake-server';
 export * from './tiny-server';
+export * from './worker-host';

@@ -15,15 +15,10 @@ import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { unpackChunkBatch } from '../../../libs/dispatch/chunk-batch';
-import {
-  type FromWorker,
-  FromWorkerSchema,
-  type Heartbeat,
-  HeartbeatMsg,
-} from '../../../libs/dispatch/protocol';
-import { spec } from '../../../libs/inference/testing';
-import { buildScriptedModel } from '../../../libs/registry/gguf/tiny';
+import { unpackChunkBatch } from '@corral/worker-protocol';
+import { type FromWorker, FromWorkerSchema, type Heartbeat, HeartbeatMsg } from '@corral/worker-protocol';
+import { spec } from '@corral/testing';
+import { buildScriptedModel } from '@corral/registry';
 import { buildWorker } from './testing';
 
 jest.setTimeout(120_000);

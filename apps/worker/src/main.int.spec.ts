@@ -4,10 +4,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { unpackChunkBatch } from '../../../libs/dispatch/chunk-batch';
-import { type Heartbeat, HeartbeatMsg } from '../../../libs/dispatch/protocol';
-import { type FromWorker, FromWorkerSchema } from '../../../libs/inference/protocol';
-import { STORIES, describeWithModel, spec } from '../../../libs/inference/testing';
+import { unpackChunkBatch } from '@corral/worker-protocol';
+import { type Heartbeat, HeartbeatMsg } from '@corral/worker-protocol';
+import { type FromWorker, FromWorkerSchema } from '@corral/worker-protocol';
+import { STORIES, describeWithModel, spec } from '@corral/testing';
 import { buildWorker } from './testing';
 
 jest.setTimeout(120_000);

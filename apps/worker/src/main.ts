@@ -10,7 +10,7 @@ import {
   HEARTBEAT_ENV,
   type Heartbeat,
   chunkBatchingSender,
-} from '@corral/dispatch';
+} from '@corral/worker-protocol';
 import { type WorkerSettings, workerSettings } from '@corral/config';
 import { WorkerHost } from '@corral/inference';
 

@@ -13,7 +13,7 @@ export const ROOT = path.resolve(__dirname, '../../..');
 export const WORKER_SOURCES = [
   'apps/worker/src',
   'libs/inference',
-  'libs/dispatch',
+  'libs/worker-protocol',
   'libs/common',
   'libs/config',
 ];

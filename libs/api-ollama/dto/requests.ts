@@ -8,7 +8,7 @@ import {
   MAX_NUM_CTX,
   MAX_TOOLS,
   jsonShapeProblem,
-} from '@corral/dispatch';
+} from '@corral/worker-protocol';
 
 const keepAlive = z.union([z.string(), z.number()]).optional();
 /** A JSON schema, bounded in depth and size: the grammar converters recurse over it. */

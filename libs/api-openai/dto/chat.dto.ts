@@ -1,6 +1,6 @@
 /** The body of POST /v1/chat/completions, as far as Corral reads it. Unknown fields are ignored. */
 import { z } from 'zod';
-import { MAX_MESSAGES, MAX_NUM_PREDICT, MAX_TOOLS, jsonShapeProblem } from '@corral/dispatch';
+import { MAX_MESSAGES, MAX_NUM_PREDICT, MAX_TOOLS, jsonShapeProblem } from '@corral/worker-protocol';
 import { SamplingFields } from './common.dto';
 
 /** A JSON schema, bounded in depth and size: the grammar converters recurse over it. */

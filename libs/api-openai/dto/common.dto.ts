@@ -3,7 +3,7 @@
  * because OpenAI's SDKs and LangChain send explicit nulls for unset parameters.
  */
 import { z } from 'zod';
-import { MAX_LOGIT_BIAS, MAX_NUM_PREDICT, MAX_STOP_LENGTH } from '@corral/dispatch';
+import { MAX_LOGIT_BIAS, MAX_NUM_PREDICT, MAX_STOP_LENGTH } from '@corral/worker-protocol';
 
 export const StopSchema = z
   .union([z.string(), z.array(z.string()).max(4)], {

@@ -1,6 +1,6 @@
 /** The body of POST /v1/embeddings. */
 import { z } from 'zod';
-import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/dispatch';
+import { MAX_EMBED_CHARS, MAX_EMBED_INPUTS } from '@corral/worker-protocol';
 
 export const EmbeddingRequestSchema = z.object({
   model: z.string().min(1),

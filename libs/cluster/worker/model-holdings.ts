@@ -3,7 +3,7 @@
  * The worker is the source of truth for its memory: it refuses a load that would over-commit it, and
  * keeps a model loaded while any gateway holds it or a job runs on it.
  */
-import type { FromWorker, LoadedModel, ModelSpec, ToWorker } from '@corral/dispatch';
+import type { FromWorker, LoadedModel, ModelSpec, ToWorker } from '@corral/worker-protocol';
 import { estimateFootprint } from '../estimate';
 import type { WorkerModel } from '../status';
 

@@ -14,9 +14,9 @@ import {
   type LoadedModel,
   type ModelSpec,
   type ToWorker,
-  ToWorkerSchema,
   type WorkerInfo,
-} from '@corral/dispatch';
+  checkToWorker,
+} from '@corral/worker-protocol';
 import { ClusterKeys, HEARTBEAT_MS, HEARTBEAT_TTL_MS, type QueuedJob } from '../keys';
 import { connectRedis, withDeadline } from '../redis';
 import type { WorkerStatus } from '../status';
@@ -259,20 +259,10 @@ export class WorkerAgent {
   /** One job from the queue: validated, its model files found and its memory checked, then run. */
   private async accept(data: QueuedJob): Promise<void> {
     const gateway = typeof data?.gateway === 'string' ? data.gateway : '';
-    const parsed = ToWorkerSchema.safeParse(data?.msg);
     if (!gateway) return;
-    if (!parsed.success) {
-      const raw = data.msg as { id?: unknown } | null;
-      const id = typeof raw?.id === 'string' ? raw.id : '';
-      await this.send(gateway, {
-        type: 'error',
-        id,
-        code: 'bad_request',
-        message: `invalid message: ${parsed.error.message}`,
-      });
-      return;
-    }
-    const msg = parsed.data;
+    const checked = checkToWorker(data?.msg);
+    if (!checked.ok) return this.send(gateway, checked.reply);
+    const msg = checked.msg;
     if (msg.type === 'cancel') return this.cancel(msg.id);
     if (msg.type === 'shutdown') return; // gateways do not stop remote workers
     if (this.jobs.has(msg.id)) return; // a redelivery of a job already running

@@ -1,5 +1,5 @@
 /** Conversations rendered through the real templates in the spec. */
-import type { ChatMessage, ToolDef } from '../../dispatch/protocol';
+import type { ChatMessage, ToolDef } from '@corral/worker-protocol';
 
 export const WEATHER_TOOLS: ToolDef[] = [
   {

@@ -283,3 +283,29 @@ export type Heartbeat = z.infer<typeof HeartbeatMsg>;
 export const HEARTBEAT_ENV = 'CORRAL_WORKER_HEARTBEAT_MS';
 export const DEFAULT_HEARTBEAT_MS = 1000;
 export type DoneResult = z.infer<typeof DoneMsg>;
+
+/** What a generation yields to the gateway: text chunks, then the final result. */
+export type GenerationEvent = { type: 'chunk'; text: string; tokens: number } | DoneResult;
+
+/**
+ * A message to a worker, validated: the message, or the error reply that answers it (with the id it
+ * carried, when it carried one, so the sender's job fails instead of hanging). `what` names it in
+ * the error ("message" from a worker's intake, "job" from a gateway's link).
+ */
+export function checkToWorker(
+  raw: unknown,
+  what: 'message' | 'job' = 'message',
+): { ok: true; msg: ToWorker } | { ok: false; reply: Extract<FromWorker, { type: 'error' }> } {
+  const parsed = ToWorkerSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, msg: parsed.data };
+  const id = (raw as { id?: unknown } | null)?.id;
+  return {
+    ok: false,
+    reply: {
+      type: 'error',
+      id: typeof id === 'string' ? id : '',
+      code: 'bad_request',
+      message: `invalid ${what}: ${parsed.error.message}`,
+    },
+  };
+}

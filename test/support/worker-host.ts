@@ -5,14 +5,14 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { workerSettings } from '@corral/config';
-import { WorkerHost } from './host';
+import { WorkerHost } from '@corral/inference';
 import {
   type FromWorker,
   type ModelSpec,
   type ModelSpecInput,
   ModelSpecSchema,
   type ToWorkerInput,
-} from './protocol';
+} from '@corral/worker-protocol';
 
 export const MODELS_DIR = process.env.CORRAL_TEST_MODELS ?? path.resolve(__dirname, '../../../shared/models');
 export const STORIES = path.join(MODELS_DIR, 'stories260K.gguf');
