@@ -1,5 +1,35 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createRequire } from 'node:module';
+
+const graph = createRequire(import.meta.url)('./scripts/lib-graph.cjs');
+const entries = graph.aliases();
+
+/**
+ * `corral/lib-boundaries`: another lib is imported only through its `@corral/*` entry, never as
+ * `@corral/x/deep` or `../other-lib/file` (scripts/lib-graph.cjs; the architecture spec checks cycles).
+ */
+const corral = {
+  rules: {
+    'lib-boundaries': {
+      meta: { type: 'problem', schema: [] },
+      create(context) {
+        const check = (node) => {
+          const spec = node.source?.value;
+          if (typeof spec !== 'string') return;
+          const problem = graph.boundaryProblem(spec, context.filename, entries);
+          if (problem) context.report({ node: node.source, message: problem });
+        };
+        return {
+          ImportDeclaration: check,
+          ExportNamedDeclaration: check,
+          ExportAllDeclaration: check,
+          ImportExpression: check,
+        };
+      },
+    },
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'apps/web/dist/**', 'coverage/**', 'bench/results/**'] },
@@ -8,7 +38,9 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { corral },
     rules: {
+      'corral/lib-boundaries': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
