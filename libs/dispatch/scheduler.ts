@@ -16,13 +16,7 @@ import { JobRouter, WorkerGone } from './job-router';
 import { Replication } from './replication';
 import type { WorkerSource } from './worker-pool';
 import type { WorkerLink } from './worker-link';
-import type {
-  Constraint,
-  ModelSpec,
-  Prompt,
-  SamplingInput,
-  GenerationEvent,
-} from '@corral/worker-protocol';
+import type { Constraint, ModelSpec, Prompt, SamplingInput, GenerationEvent } from '@corral/worker-protocol';
 import { ModelSpecSchema, type ModelSpecInput } from '@corral/worker-protocol';
 
 export interface RunTarget {
