@@ -11,7 +11,7 @@ import { DrainLoop, type BufferedEntry, type LeaderLock } from '@corral/durable'
 import type { AuditBuffer, BufferRecord, PendingContent } from './audit-buffer';
 import { GENESIS_HASH, chainHash } from './chain';
 import type { AuditSigner } from './signing';
-import { auditSql, type EventRow, type Sql } from './store';
+import { auditSql, type EventRow, type Sql } from './audit.repository';
 
 export interface AppenderOptions {
   /** Most buffer entries per transaction. Defaults to 500. */

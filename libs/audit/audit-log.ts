@@ -9,7 +9,7 @@ import { AuditAppender, type AppenderOptions } from './appender';
 import { LocalLeader, RedisLeader, RedisStreamBuffer, SpoolBuffer, type LeaderLock } from '@corral/durable';
 import { parseRecord, type AuditBuffer } from './audit-buffer';
 import { DbContentPolicies, type ContentPolicySource } from './content';
-import { AuditService } from './service';
+import { AuditService } from './audit.service';
 import { purgeExpiredContent } from './content';
 import { applyRetention } from './retention';
 import {

@@ -8,7 +8,7 @@ import { openAuditLog, type AuditLog } from './audit-log';
 import { AuditController } from './audit.controller';
 import { AUDIT_ENABLED, AUDIT_PRINCIPAL, AuditInterceptor } from './interceptor';
 import { AuditRunObserver } from './run-observer';
-import { AuditService } from './service';
+import { AuditService } from './audit.service';
 import { AUDIT_LOG } from './audit.di-tokens';
 
 /**

@@ -34,7 +34,7 @@ import { catchError, type Observable } from 'rxjs';
 import { ERROR_STATUS, isCorralError } from '@corral/common';
 import { ADMIN_ACTION, auditFacts, changeOf, type AuditFacts } from '@corral/core';
 import { AUDIT_ACTIONS, type ActorType, type AuditEventInput } from './event';
-import { AuditService } from './service';
+import { AuditService } from './audit.service';
 
 export interface AuditPrincipal {
   kind: ActorType;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { purgeExpiredContent } from './content';
 import { fsyncDir } from '@corral/durable';
-import { auditSql } from './store';
+import { auditSql } from './audit.repository';
 
 export interface RetentionOptions {
   /** Events older than this may go (whole segments only). */

@@ -16,7 +16,7 @@ import { Logger } from '@nestjs/common';
 import { auditFacts, type EndedRun, type RunObserver } from '@corral/core';
 import { AUDIT_ACTIONS, type AuditEventInput } from './event';
 import type { AuditInterceptor } from './interceptor';
-import type { AuditService } from './service';
+import type { AuditService } from './audit.service';
 
 /** An event of its own for a run whose request event is gone (or that had none). */
 export const INFERENCE_ACTION = 'api.inference';

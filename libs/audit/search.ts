@@ -5,7 +5,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { rowToEvent } from './store';
+import { rowToEvent } from './audit.repository';
 
 export const AuditQuerySchema = z.object({
   /** ISO timestamps; `from` inclusive, `to` exclusive. */

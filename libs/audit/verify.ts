@@ -8,7 +8,7 @@
 import type { DataSource } from 'typeorm';
 import { GENESIS_HASH, chainHash } from './chain';
 import type { AuditSigner } from './signing';
-import { auditSql, type CheckpointRow, type EventRow } from './store';
+import { auditSql, type CheckpointRow, type EventRow } from './audit.repository';
 
 export type ProblemKind = 'changed' | 'removed' | 'reordered' | 'checkpoint';
 

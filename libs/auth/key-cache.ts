@@ -4,7 +4,7 @@
  * used anyway (an outage must not turn valid keys into 401s). Revocation and rotation invalidate
  * entries through the InvalidationBus, so they take effect at once, not after `freshMs`.
  */
-import type { ApiKey } from './entities';
+import type { ApiKey } from './auth.types';
 import type { GlobalRole } from './scopes';
 import type { InvalidationBus } from './invalidation';
 

@@ -5,7 +5,7 @@
 import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
 import { formatApiKey, newKeyId, newKeySecret, parseApiKey, safeEqual, sha256Hex } from './credentials';
-import type { ApiKey } from './entities';
+import type { ApiKey } from './auth.types';
 import type { InvalidationBus } from './invalidation';
 import { KeyCache, type CachedKey } from './key-cache';
 import type { LastUsedWriter } from './last-used';

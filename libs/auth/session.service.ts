@@ -4,7 +4,7 @@
  */
 import { CorralError } from '@corral/common';
 import { newSessionToken, randomBase62, sha256Hex } from './credentials';
-import type { User } from './entities';
+import type { User } from './auth.types';
 import { verifyPassword } from './password';
 import { ALL_SCOPES, type Principal } from './principal';
 import type { AuthRepositories } from './repositories';

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
 import { PullPushController } from './pull-push.controller';
-import { RegistryApiController } from './registry-api/registry-api.controller';
-import { UploadsController } from './registry-api/uploads.controller';
+import { OciApiController } from './oci-api/oci-api.controller';
+import { UploadsController } from './oci-api/uploads.controller';
 
 /** Model distribution: this node's registry API (/v2) and pull/push from other nodes (/api/pull, /api/push). */
 @Module({
-  controllers: [RegistryApiController, UploadsController, PullPushController],
+  controllers: [OciApiController, UploadsController, PullPushController],
 })
 export class DistributionModule {}

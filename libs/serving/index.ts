@@ -1,5 +1,5 @@
 export * from './run.service';
-export * from './ndjson';
+export * from './stream-writer';
 export * from './pipeline';
 export * from './metering';
 export * from './quota-gate';

@@ -6,7 +6,7 @@
 import type { FastifyReply } from 'fastify';
 import type { DoneResult, GenerationEvent } from '@corral/worker-protocol';
 import type { Exchange } from './metering';
-import { StreamWriter, abortOnDisconnect } from './ndjson';
+import { StreamWriter, abortOnDisconnect } from './stream-writer';
 
 /** The request as metering sees it; its signal is the request's one disconnect signal. */
 export function exchangeOf(reply: FastifyReply): Exchange {

@@ -6,7 +6,7 @@
 import { CorralError } from '@corral/common';
 import { isGlobalAdmin, type Principal } from '../principal';
 import type { AuthRepositories } from '../repositories';
-import type { Team } from '../entities';
+import type { Team } from '../auth.types';
 
 export function requireGlobalAdmin(p: Principal): void {
   if (!isGlobalAdmin(p)) throw new CorralError('forbidden', 'this action requires the admin role');

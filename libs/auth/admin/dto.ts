@@ -3,7 +3,7 @@
  * mapped from entities here and never expose hashes. The OpenAPI document is generated from these.
  */
 import { z } from 'zod';
-import type { ApiKey, Team, User } from '../entities';
+import type { ApiKey, Team, User } from '../auth.types';
 import { displayModel } from '../model-access';
 import type { MemberView } from '../repositories';
 import { GLOBAL_ROLES, SCOPES, TEAM_ROLES } from '../scopes';

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CorralError } from '@corral/common';
-import type { ApiKey } from '../entities';
+import type { ApiKey } from '../auth.types';
 import { KeyService } from '../key.service';
 import { normalizeModel } from '../model-access';
 import { isGlobalAdmin, CurrentPrincipal, type Principal } from '../principal';

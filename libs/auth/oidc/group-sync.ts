@@ -6,7 +6,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type { OidcGroupRule } from '@corral/config';
-import type { User } from '../entities';
+import type { User } from '../auth.types';
 import type { AuthRepositories } from '../repositories';
 import type { GlobalRole, TeamRole } from '../scopes';
 

@@ -8,7 +8,7 @@ import { Logger } from '@nestjs/common';
 import { CorralError } from '@corral/common';
 import type { OidcConfig } from '@corral/config';
 import { newId } from '../credentials';
-import type { User } from '../entities';
+import type { User } from '../auth.types';
 import type { InvalidationBus } from '../invalidation';
 import type { AuthRepositories } from '../repositories';
 import { groupsFromClaim, syncRoles } from './group-sync';

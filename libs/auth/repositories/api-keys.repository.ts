@@ -1,4 +1,4 @@
-import { apiKeyFromRow, type ApiKey } from '../entities';
+import { apiKeyFromRow, type ApiKey } from '../auth.types';
 import type { Scope } from '../scopes';
 import { pageClause, toPage, uniqueOr409, whereSql, type Page, type PageRequest, type Query } from './sql';
 

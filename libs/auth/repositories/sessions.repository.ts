@@ -1,4 +1,4 @@
-import { sessionFromRow, type Session } from '../entities';
+import { sessionFromRow, type Session } from '../auth.types';
 import type { Query } from './sql';
 
 /** Console sessions, stored by the SHA-256 of their token. */

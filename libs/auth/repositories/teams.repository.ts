@@ -1,4 +1,4 @@
-import { membershipFromRow, teamFromRow, type Membership, type Team } from '../entities';
+import { membershipFromRow, teamFromRow, type Membership, type Team } from '../auth.types';
 import type { TeamRole } from '../scopes';
 import { pageClause, toPage, uniqueOr409, whereSql, type Page, type PageRequest, type Query } from './sql';
 

@@ -1,4 +1,4 @@
-import { userFromRow, type ExternalIdentity, type User } from '../entities';
+import { userFromRow, type ExternalIdentity, type User } from '../auth.types';
 import type { GlobalRole } from '../scopes';
 import { pageClause, toPage, uniqueOr409, whereSql, type Page, type PageRequest, type Query } from './sql';
 

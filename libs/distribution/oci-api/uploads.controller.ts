@@ -29,7 +29,7 @@ import { normalizeDigest, parseManifest, shortModelName, type ModelRegistry } fr
 import type { CorralConfig } from '@corral/config';
 import { MAX_MANIFEST_BYTES } from '../client/registry-client';
 import { OciError, OciExceptionFilter } from './oci-errors';
-import { API_VERSION_HEADER } from './registry-api.controller';
+import { API_VERSION_HEADER } from './oci-api.controller';
 import { assertNameAllowed, callerOf, parseDigestParam, repoName } from './repository';
 import { UploadStore } from './upload-store';
 

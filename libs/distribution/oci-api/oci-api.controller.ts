@@ -27,7 +27,7 @@ export const API_VERSION_HEADER = 'docker-distribution-api-version';
 
 @Controller('v2')
 @UseFilters(OciExceptionFilter)
-export class RegistryApiController {
+export class OciApiController {
   constructor(@Inject(REGISTRY) private readonly registry: ModelRegistry) {}
 
   /**
