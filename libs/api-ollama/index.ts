@@ -1,1 +1,1 @@
-export * from './ollama-api.module';
+export { OllamaApiModule } from './ollama-api.module';

@@ -1,17 +1,23 @@
-export * from './scopes';
-export * from './credentials';
-export * from './password';
-export * from './auth.types';
-export * from './principal';
-export * from './repositories';
-export * from './invalidation';
-export * from './key-cache';
-export * from './key.service';
-export * from './session.service';
-export * from './rate-limit';
-export * from './last-used';
-export * from './model-access';
-export * from './model-ownership';
+export { type Scope, Scopes } from './scopes';
+export { formatApiKey, newId, newKeyId, newKeySecret, parseApiKey, safeEqual } from './credentials';
+export { hashPassword, passwordProblem } from './password';
+export {
+  ALL_SCOPES,
+  CurrentPrincipal,
+  type Principal,
+  isGlobalAdmin,
+  principalOf,
+  setPrincipal,
+} from './principal';
+export { AuthRepositories } from './repositories';
+export { LocalInvalidationBus, RedisInvalidationBus } from './invalidation';
+export { KeyCache } from './key-cache';
+export { KeyService } from './key.service';
+export { SessionService } from './session.service';
+export { FailureLimiter } from './rate-limit';
+export { LastUsedWriter } from './last-used';
+export { isModelAllowed, normalizeModel } from './model-access';
+export { hiddenModelsOf } from './model-ownership';
 export { AuthGuard, UNAUTHORIZED_MESSAGE } from './auth.guard';
 export {
   AdminDoc,

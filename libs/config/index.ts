@@ -1,6 +1,13 @@
-export * from './schema';
-export * from './duration';
-export * from './host';
+export {
+  type CorralConfig,
+  ENV_KEYS,
+  type ModelPin,
+  loadConfig,
+  parseSize,
+  workerStallTimeoutMs,
+} from './schema';
+export { parseDuration } from './duration';
+export { clientBaseUrl, parseHost } from './host';
 export type { OidcConfig, OidcGroupRule } from './oidc';
 export { parseRegistrySource, type RegistryConfig, type RegistrySource } from './registry';
 export { clusterRedis } from './cluster-redis';

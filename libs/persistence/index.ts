@@ -1,1 +1,1 @@
-export * from './database';
+export { type Database, openDatabase } from './database';
