@@ -6,6 +6,7 @@ import { QuotaPolicies1764400000000 } from './1764400000000-QuotaPolicies';
 import { UsageAccounting1764400000001 } from './1764400000001-UsageAccounting';
 import { AuditContentRequest1764420000000 } from './1764420000000-AuditContentRequest';
 import { ModelOwners1764500000000 } from './1764500000000-ModelOwners';
+import { Knowledge1765000000000 } from './1765000000000-Knowledge';
 
 export const MIGRATIONS = [
   Init1764160000000,
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   UsageAccounting1764400000001,
   AuditContentRequest1764420000000,
   ModelOwners1764500000000,
+  Knowledge1765000000000,
 ];

@@ -23,6 +23,8 @@ const NOT_ADMIN_CHANGES: Record<string, string> = {
   'POST /auth/login': 'auth.login / auth.failure, set by the handler (recordChange)',
   'POST /auth/logout': 'ends the caller’s own session: api.request',
   'POST /admin/v1/audit/verify': 'reads the log; records audit.verify itself',
+  'POST /v1/vector_stores/:id/search': 'retrieval: reads',
+  'POST /admin/v1/knowledge-bases/:id/retrieval-test': 'retrieval: reads (kept in the base’s test log)',
 };
 
 const MUTATING = new Set([RequestMethod.POST, RequestMethod.PUT, RequestMethod.PATCH, RequestMethod.DELETE]);

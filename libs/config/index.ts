@@ -9,6 +9,7 @@ export {
 export { parseDuration } from './duration';
 export { clientBaseUrl, parseHost } from './host';
 export type { OidcConfig, OidcGroupRule } from './oidc';
+export { type KnowledgeConfig } from './knowledge';
 export { parseRegistrySource, type RegistryConfig, type RegistrySource } from './registry';
 export { clusterRedis } from './cluster-redis';
 export {

@@ -11,6 +11,7 @@ import { parseHost } from './host';
 import { HTTP_ENV_KEYS, HTTP_ENV_SCHEMA, httpConfig, type HttpConfig } from './http';
 import { OIDC_ENV_KEYS, OIDC_ENV_SCHEMA, oidcConfig, type OidcConfig } from './oidc';
 import { JOB_STALL_TIMEOUT } from './worker';
+import { KNOWLEDGE_ENV_KEYS, KNOWLEDGE_ENV_SCHEMA, knowledgeConfig, type KnowledgeConfig } from './knowledge';
 import { REGISTRY_ENV_KEYS, REGISTRY_ENV_SCHEMA, registryConfig, type RegistryConfig } from './registry';
 
 const int = (min: number) =>
@@ -86,6 +87,7 @@ export const ENV_KEYS = {
     'How often (duration) unreferenced blobs and stale upload sessions are collected; they are also collected at start. 0 collects only at start. Defaults to 10m.',
   ...OIDC_ENV_KEYS,
   ...REGISTRY_ENV_KEYS,
+  ...KNOWLEDGE_ENV_KEYS,
   ...HTTP_ENV_KEYS,
 } as const;
 
@@ -181,6 +183,7 @@ const EnvSchema = z.object({
     .default('10m'),
   ...OIDC_ENV_SCHEMA,
   ...REGISTRY_ENV_SCHEMA,
+  ...KNOWLEDGE_ENV_SCHEMA,
   ...HTTP_ENV_SCHEMA,
 });
 
@@ -225,6 +228,7 @@ export interface CorralConfig {
   oidc?: OidcConfig;
   /** Pull and push between registries (CORRAL_REGISTRY_*, CORRAL_PULL_*). */
   registry: RegistryConfig;
+  knowledge: KnowledgeConfig;
   /** Browser origins and the version header (CORRAL_ORIGINS, OLLAMA_ORIGINS, CORRAL_VERSION_HEADER). */
   http: HttpConfig;
   /** Cluster mode (CORRAL_CLUSTER=1 with REDIS_URL); undefined in the embedded mode. */
@@ -327,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CorralConfig {
     auditEnabled: e.CORRAL_AUDIT === 'on',
     oidc: oidcConfig(e),
     registry: registryConfig(e),
+    knowledge: knowledgeConfig(e),
     http: httpConfig(e),
     cluster: clusterConfig(e),
     clusterPrefix: e.CORRAL_CLUSTER_PREFIX,

@@ -55,7 +55,8 @@ export async function openDatabase(
       migrations: opts.migrations ?? [],
       migrationsTableName: 'corral_migrations',
       installExtensions: false,
-      extra: opts.schema ? { options: `-c search_path=${opts.schema}` } : undefined,
+      // public stays on the path: extensions (pgvector's `vector` type) live there.
+      extra: opts.schema ? { options: `-c search_path=${opts.schema},public` } : undefined,
     });
   }
   await dataSource.initialize();

@@ -13,6 +13,7 @@ import { QuotaModule } from '@corral/quota';
 import { AuditModule } from '@corral/audit';
 import { ClusterAdminModule, type WorkersSnapshot } from '@corral/cluster';
 import { DistributionModule } from '@corral/distribution';
+import { KnowledgeModule } from '@corral/knowledge';
 import { HealthController } from './health/health.controller';
 
 export interface CoreServices {
@@ -55,6 +56,7 @@ export class AppModule {
         OllamaApiModule,
         OpenAiApiModule,
         DistributionModule,
+        KnowledgeModule,
         ClusterAdminModule.with(core.workers ?? NO_WORKERS),
       ],
       controllers: [HealthController],

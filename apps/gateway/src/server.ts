@@ -31,6 +31,7 @@ import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
 import { installBodyParser } from './body-parser';
+import { registerMultipart } from '@corral/knowledge';
 import { AuditInterceptor } from '@corral/audit';
 import { bootstrapAuth, principalOf } from '@corral/auth';
 import {
@@ -177,6 +178,8 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   });
   const fastify = app.getHttpAdapter().getInstance();
   installBodyParser(fastify, config.bodyLimit);
+  // After installBodyParser, which removes every content-type parser: uploads to /v1/files stream.
+  await registerMultipart(fastify, config.knowledge.maxFileBytes);
   installSecurityHeaders(fastify);
   // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
   fastify.addHook('onRequest', app.get(AuditInterceptor).hook);
