@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { registerAdmin } from './program/admin';
 import { registerAudit } from './program/audit';
+import { registerKb } from './program/kb';
 import { registerModels } from './program/models';
 import { registerOps } from './program/ops';
 import { registerQuota } from './program/quota';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerAdmin(program);
   registerQuota(program);
+  registerKb(program);
   registerAudit(program);
   return program;
 }
