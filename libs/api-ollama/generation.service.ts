@@ -20,6 +20,7 @@ import {
   type Meter,
   type PreparedRun,
 } from '@corral/serving';
+import { KnowledgeApi, ground, groundedFields, type GroundingSource, type KbActor } from '@corral/knowledge';
 import type { ChatBody, GenerateBody } from './dto/requests';
 import { toChatMessages, toToolDefs } from './chat.mapper';
 import { formatToConstraint } from './format';
@@ -31,11 +32,25 @@ function checkPromptSize(chars: number, run: PreparedRun, field: string): void {
   if (problem) throw new CorralError('bad_request', problem, field);
 }
 
+/** Grounded chat: the final (`done: true`) object carries the citations of the content replied. */
+async function* withCitations(
+  pieces: AsyncIterable<Piece>,
+  sources: readonly GroundingSource[],
+): AsyncGenerator<Piece> {
+  let content = '';
+  for await (const piece of pieces) {
+    const message = piece.message as { content?: unknown } | undefined;
+    if (typeof message?.content === 'string') content += message.content;
+    yield piece.done === true ? { ...piece, ...groundedFields(content, sources) } : piece;
+  }
+}
+
 @Injectable()
 export class GenerationService {
   constructor(
     private readonly runs: RunService,
     private readonly metering: MeteringService,
+    private readonly knowledge: KnowledgeApi,
   ) {}
 
   private metered(
@@ -82,9 +97,10 @@ export class GenerationService {
     return this.metered('generate', body, reply, input, (meter) => this.runGenerate(body, reply, meter));
   }
 
-  chat(body: ChatBody, reply: FastifyReply): Promise<void> {
+  /** `actor`: on whose behalf `body.knowledge` is searched (grounded chat). */
+  chat(body: ChatBody, reply: FastifyReply, actor?: KbActor): Promise<void> {
     const input = { messages: body.messages, ...(body.tools ? { tools: body.tools } : {}) };
-    return this.metered('chat', body, reply, input, (meter) => this.runChat(body, reply, meter));
+    return this.metered('chat', body, reply, input, (meter) => this.runChat(body, reply, meter, actor));
   }
 
   private async runGenerate(body: GenerateBody, reply: FastifyReply, meter: Meter): Promise<void> {
@@ -110,23 +126,34 @@ export class GenerationService {
     await this.stream('generate', run, prompt, body, reply, start, undefined, meter);
   }
 
-  private async runChat(body: ChatBody, reply: FastifyReply, meter: Meter): Promise<void> {
+  private async runChat(
+    body: ChatBody,
+    reply: FastifyReply,
+    meter: Meter,
+    actor: KbActor | undefined,
+  ): Promise<void> {
     const start = process.hrtime.bigint();
     const run = await this.runs.prepare(body.model, body.options, body.keep_alive);
     if (body.messages.length === 0) return this.loadOnly('chat', run, reply, start);
     this.requireCompletion(run, 'chat');
+    const messages = toChatMessages(body.messages);
+    // Another team's base is not found (404) here, before anything is generated.
+    if (body.knowledge && !actor) throw new CorralError('internal', 'grounded chat without an actor');
+    const grounded =
+      body.knowledge && actor ? await ground(this.knowledge, actor, messages, body.knowledge) : undefined;
     checkPromptSize(
-      body.messages.reduce((n, m) => n + m.content.length + (m.thinking?.length ?? 0), 0),
+      body.messages.reduce((n, m) => n + m.content.length + (m.thinking?.length ?? 0), 0) +
+        (grounded?.messages[0]?.content.length ?? 0),
       run,
       'messages',
     );
     const tools = toToolDefs(body.tools);
     const prompt = buildChatPrompt(run.model, {
-      messages: toChatMessages(body.messages),
+      messages: grounded?.messages ?? messages,
       tools,
       think: body.think === undefined ? undefined : body.think !== false,
     });
-    await this.stream('chat', run, prompt, body, reply, start, tools, meter);
+    await this.stream('chat', run, prompt, body, reply, start, tools, meter, grounded?.sources);
   }
 
   private async stream(
@@ -138,6 +165,7 @@ export class GenerationService {
     start: bigint,
     tools: ToolDef[] | undefined,
     meter: Meter,
+    sources?: readonly GroundingSource[],
   ): Promise<void> {
     const events = await this.runs.start(meter, run, {
       prompt,
@@ -153,7 +181,8 @@ export class GenerationService {
       tools: kind === 'chat' && !body.format ? tools : undefined,
       start,
     });
-    const pieces = ollamaPieces(events, out, meter);
+    const replied = ollamaPieces(events, out, meter);
+    const pieces = sources ? withCitations(replied, sources) : replied;
     if (streaming) return streamReply(reply, pieces, NDJSON, meter);
     let last: Piece | undefined;
     for await (const piece of pieces) last = piece;

@@ -5,8 +5,21 @@ import { ChatBody, EmbedBody, GenerateBody, LegacyEmbeddingsBody } from './dto/r
 import { GenerationService } from './generation.service';
 import { EmbeddingService } from './embedding.service';
 import { RunService } from '@corral/serving';
-import { Scopes } from '@corral/auth';
+import { CurrentPrincipal, Scopes, type Principal, type Scope } from '@corral/auth';
+import { actorOf } from '@corral/knowledge';
+import { CorralError } from '@corral/common';
 import { QuotaHeadersInterceptor } from '@corral/quota';
+
+/** A scope the request needs beyond the route's own (which the guard checked): 403 without it. */
+function requireScope(principal: Principal, scope: Scope): void {
+  if (principal.scopes.has(scope)) return;
+  throw new CorralError(
+    'forbidden',
+    principal.kind === 'anonymous'
+      ? `anonymous loopback access never has the '${scope}' scope; send an API key`
+      : `this API key lacks the '${scope}' scope`,
+  );
+}
 
 @Controller('api')
 @UseInterceptors(QuotaHeadersInterceptor)
@@ -27,8 +40,15 @@ export class InferenceController {
   @Scopes('inference')
   @Post('chat')
   @HttpCode(200)
-  async chat(@Body() body: unknown, @Res() reply: FastifyReply): Promise<void> {
-    await this.generation.chat(parseBody(ChatBody, body), reply);
+  async chat(
+    @Body() body: unknown,
+    @Res() reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<void> {
+    const req = parseBody(ChatBody, body);
+    // Grounding reads knowledge bases: the key needs kb:read besides the route's inference.
+    if (req.knowledge) requireScope(principal, 'kb:read');
+    await this.generation.chat(req, reply, req.knowledge ? actorOf(principal) : undefined);
   }
 
   @Scopes('embeddings')

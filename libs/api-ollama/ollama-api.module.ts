@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ServingModule } from '@corral/serving';
+import { KnowledgeModule } from '@corral/knowledge';
 import { InferenceController } from './inference.controller';
 import { ModelsController } from './models.controller';
 import { GenerationService } from './generation.service';
@@ -7,7 +8,7 @@ import { EmbeddingService } from './embedding.service';
 
 /** Ollama's native API (/api/*). */
 @Module({
-  imports: [ServingModule],
+  imports: [ServingModule, KnowledgeModule],
   controllers: [InferenceController, ModelsController],
   providers: [GenerationService, EmbeddingService],
 })

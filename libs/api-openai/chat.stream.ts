@@ -17,6 +17,11 @@ export interface ChunkContext {
   model: string;
   toolMode: ToolMode;
   includeUsage: boolean;
+  /**
+   * Extension fields for the stream's end (grounded chat's `citations`), from the content streamed:
+   * they ride on the usage chunk, or without include_usage on a chunk of their own with no choices.
+   */
+  final?: (content: string) => Record<string, unknown>;
 }
 
 export interface ChatDelta {
@@ -47,7 +52,12 @@ export async function* chatChunks(
   events: AsyncIterable<GenerationEvent>,
   ctx: ChunkContext,
 ): AsyncGenerator<ChatCompletionChunk> {
-  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatCompletionChunk => ({
+  let content = '';
+  const chunk = (delta: ChatDelta, finish: FinishReason | null = null): ChatCompletionChunk => {
+    if (delta.content) content += delta.content;
+    return chunkOf(delta, finish);
+  };
+  const chunkOf = (delta: ChatDelta, finish: FinishReason | null): ChatCompletionChunk => ({
     id: ctx.id,
     object: 'chat.completion.chunk',
     created: ctx.created,
@@ -111,7 +121,8 @@ export async function* chatChunks(
     yield chunk({ tool_calls: calls.map((c, index) => ({ index, ...c })) });
   }
   yield chunk({}, finishReason(done.doneReason, calls.length > 0 || streamedCall !== undefined));
-  if (ctx.includeUsage) {
+  const extra = ctx.final?.(content);
+  if (ctx.includeUsage || extra) {
     yield {
       id: ctx.id,
       object: 'chat.completion.chunk',
@@ -119,7 +130,8 @@ export async function* chatChunks(
       model: ctx.model,
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices: [],
-      usage: toUsage(done),
+      ...(ctx.includeUsage ? { usage: toUsage(done) } : {}),
+      ...extra,
     };
   }
 }

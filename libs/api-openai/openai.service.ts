@@ -20,6 +20,7 @@ import {
   type Meter,
   type PreparedRun,
 } from '@corral/serving';
+import { KnowledgeApi, ground, groundedFields, type GroundingRequest } from '@corral/knowledge';
 import type { ChatPlan } from './chat.mapper';
 import { chatCompletion } from './chat.response';
 import { chatChunks } from './chat.stream';
@@ -41,6 +42,7 @@ export class OpenAiService {
   constructor(
     private readonly runs: RunService,
     private readonly metering: MeteringService,
+    private readonly knowledge: KnowledgeApi,
   ) {}
 
   private metered<T>(
@@ -64,15 +66,27 @@ export class OpenAiService {
     }
   }
 
-  chat(plan: ChatPlan, reply: FastifyReply): Promise<void> {
+  /** `knowledge`: ground the answer on knowledge bases and cite them (libs/knowledge/grounding). */
+  chat(plan: ChatPlan, reply: FastifyReply, knowledge?: GroundingRequest): Promise<void> {
     const input = { messages: plan.messages, ...(plan.tools ? { tools: plan.tools } : {}) };
-    return this.metered('chat', plan.model, input, reply, (meter) => this.runChat(plan, reply, meter));
+    return this.metered('chat', plan.model, input, reply, (meter) =>
+      this.runChat(plan, reply, meter, knowledge),
+    );
   }
 
-  private async runChat(plan: ChatPlan, reply: FastifyReply, meter: Meter): Promise<void> {
+  private async runChat(
+    plan: ChatPlan,
+    reply: FastifyReply,
+    meter: Meter,
+    knowledge: GroundingRequest | undefined,
+  ): Promise<void> {
     const run = await this.prepare(plan.model, plan.options);
+    // Another team's base is not found (404) here, before anything is generated.
+    const grounded = knowledge
+      ? await ground(this.knowledge, knowledge.actor, plan.messages, knowledge.spec)
+      : undefined;
     const prompt = buildChatPrompt(run.model, {
-      messages: plan.messages,
+      messages: grounded?.messages ?? plan.messages,
       ...(plan.tools ? { tools: plan.tools } : {}),
     });
     const meta = {
@@ -85,11 +99,16 @@ export class OpenAiService {
       prompt,
       ...(plan.constraint ? { constraint: plan.constraint } : {}),
     });
-    if (plan.stream)
-      return sendSse(reply, chatChunks(events, { ...meta, includeUsage: plan.includeUsage }), meter);
+    const final = grounded && ((content: string) => groundedFields(content, grounded.sources));
+    if (plan.stream) {
+      const ctx = { ...meta, includeUsage: plan.includeUsage, ...(final ? { final } : {}) };
+      return sendSse(reply, chatChunks(events, ctx), meter);
+    }
     const { text, done } = await collect(events);
     meter.setOutput({ content: text });
-    return sendJson(reply, chatCompletion(meta, text, done));
+    const completion = chatCompletion(meta, text, done);
+    if (!final) return sendJson(reply, completion);
+    return sendJson(reply, { ...completion, ...final(completion.choices[0]?.message.content ?? '') });
   }
 
   completion(plan: CompletionPlan, reply: FastifyReply): Promise<void> {

@@ -24,3 +24,4 @@ export {
 } from './knowledge.types';
 export { FilterSchema, type Filter } from './retrieval/filters';
 export { readQrels, readQueries, score, type QualityRow, type Qrels } from './eval/metrics';
+export * from './grounding';

@@ -1,5 +1,6 @@
 /** Request bodies of Ollama's API (docs/api.md of Ollama), validated at the boundary. */
 import { z } from 'zod';
+import { groundingSchema } from '@corral/knowledge';
 import {
   MAX_EMBED_CHARS,
   MAX_EMBED_INPUTS,
@@ -75,6 +76,8 @@ export const ChatBody = z.object({
   options: z.unknown().optional(),
   keep_alive: keepAlive,
   think,
+  /** Corral's extension: ground the answer on knowledge bases (libs/knowledge/grounding). */
+  knowledge: groundingSchema.optional(),
 });
 export type ChatBody = z.infer<typeof ChatBody>;
 

@@ -1,6 +1,7 @@
 /** The body of POST /v1/chat/completions, as far as Corral reads it. Unknown fields are ignored. */
 import { z } from 'zod';
 import { MAX_MESSAGES, MAX_NUM_PREDICT, MAX_TOOLS, jsonShapeProblem } from '@corral/worker-protocol';
+import { groundingSchema } from '@corral/knowledge';
 import { SamplingFields } from './common.dto';
 
 /** A JSON schema, bounded in depth and size: the grammar converters recurse over it. */
@@ -113,5 +114,7 @@ export const ChatRequestSchema = z.object({
   response_format: ResponseFormatSchema.nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: z.number().int().nullish(),
+  /** Corral's extension: ground the answer on knowledge bases (libs/knowledge/grounding). */
+  knowledge: groundingSchema.nullish(),
 });
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;

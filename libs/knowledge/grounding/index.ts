@@ -1,0 +1,18 @@
+export {
+  MAX_GROUNDING_BASES,
+  MAX_GROUNDING_TOP_K,
+  citationsFrom,
+  ground,
+  groundedFields,
+  groundingPrompt,
+  groundingQuery,
+  groundingSchema,
+  type Citation,
+  type Citations,
+  type GroundedMessage,
+  type GroundingRequest,
+  type GroundingSource,
+  type GroundingSpec,
+  type KnowledgeReport,
+  type PlainMessage,
+} from './grounding';
