@@ -30,7 +30,7 @@ import { RunService } from '@corral/serving';
 import { MIGRATIONS } from '../../../migrations';
 import { AppModule } from './app.module';
 import { CORRAL_VERSION } from './version';
-import { installBodyParser } from './body-parser';
+import { installBodyParser, refusedContentType } from './body-parser';
 import { registerMultipart } from '@corral/knowledge';
 import { AuditInterceptor } from '@corral/audit';
 import { bootstrapAuth, principalOf } from '@corral/auth';
@@ -180,6 +180,15 @@ export async function startServer(config: CorralConfig): Promise<RunningServer> 
   installBodyParser(fastify, config.bodyLimit);
   // After installBodyParser, which removes every content-type parser: uploads to /v1/files stream.
   await registerMultipart(fastify, config.knowledge.maxFileBytes);
+  // Multipart is for file uploads only: everywhere else it stays the 415 every non-JSON body gets.
+  fastify.addHook('preValidation', (req, _reply, done) => {
+    const type = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (type.startsWith('multipart/') && req.routeOptions.url !== '/v1/files') {
+      done(refusedContentType(req.headers));
+      return;
+    }
+    done();
+  });
   installSecurityHeaders(fastify);
   // A Fastify hook rather than a Nest interceptor: it also sees the requests the auth guard refuses.
   fastify.addHook('onRequest', app.get(AuditInterceptor).hook);
