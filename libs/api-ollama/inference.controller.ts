@@ -5,21 +5,9 @@ import { ChatBody, EmbedBody, GenerateBody, LegacyEmbeddingsBody } from './dto/r
 import { GenerationService } from './generation.service';
 import { EmbeddingService } from './embedding.service';
 import { RunService } from '@corral/serving';
-import { CurrentPrincipal, Scopes, type Principal, type Scope } from '@corral/auth';
+import { CurrentPrincipal, Scopes, requireScope, type Principal } from '@corral/auth';
 import { actorOf } from '@corral/knowledge';
-import { CorralError } from '@corral/common';
 import { QuotaHeadersInterceptor } from '@corral/quota';
-
-/** A scope the request needs beyond the route's own (which the guard checked): 403 without it. */
-function requireScope(principal: Principal, scope: Scope): void {
-  if (principal.scopes.has(scope)) return;
-  throw new CorralError(
-    'forbidden',
-    principal.kind === 'anonymous'
-      ? `anonymous loopback access never has the '${scope}' scope; send an API key`
-      : `this API key lacks the '${scope}' scope`,
-  );
-}
 
 @Controller('api')
 @UseInterceptors(QuotaHeadersInterceptor)

@@ -6,21 +6,9 @@ import { ChatRequestSchema } from './dto/chat.dto';
 import { CompletionRequestSchema } from './dto/completion.dto';
 import { OpenAiService } from './openai.service';
 import { parseBody } from './validation';
-import { CurrentPrincipal, Scopes, type Principal, type Scope } from '@corral/auth';
+import { CurrentPrincipal, Scopes, requireScope, type Principal } from '@corral/auth';
 import { actorOf } from '@corral/knowledge';
-import { CorralError } from '@corral/common';
 import { QuotaHeadersInterceptor } from '@corral/quota';
-
-/** A scope the request needs beyond the route's own (which the guard checked): 403 without it. */
-function requireScope(principal: Principal, scope: Scope): void {
-  if (principal.scopes.has(scope)) return;
-  throw new CorralError(
-    'forbidden',
-    principal.kind === 'anonymous'
-      ? `anonymous loopback access never has the '${scope}' scope; send an API key`
-      : `this API key lacks the '${scope}' scope`,
-  );
-}
 
 /** Generation routes; they write the reply themselves because a stream hijacks the socket. */
 @Controller('v1')

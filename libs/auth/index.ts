@@ -7,6 +7,7 @@ export {
   type Principal,
   isGlobalAdmin,
   principalOf,
+  requireScope,
   setPrincipal,
 } from './principal';
 export { AuthRepositories } from './repositories';

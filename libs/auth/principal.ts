@@ -36,3 +36,14 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
 });
 
 export const isGlobalAdmin = (p: Principal) => p.globalRole === 'admin';
+
+/** A scope the request needs beyond the route's own (which the guard checked): 403 without it. */
+export function requireScope(principal: Principal, scope: Scope): void {
+  if (principal.scopes.has(scope)) return;
+  throw new CorralError(
+    'forbidden',
+    principal.kind === 'anonymous'
+      ? `anonymous loopback access never has the '${scope}' scope; send an API key`
+      : `this API key lacks the '${scope}' scope`,
+  );
+}

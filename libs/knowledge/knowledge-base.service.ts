@@ -55,10 +55,10 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, param: string): T {
 
 /** A client's filename is a label only: no directories, no control characters, bounded. */
 export function cleanFilename(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const base = basename(name.replace(/\\/g, '/'))
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim();
+  const printable = [...name.replace(/\\/g, '/')]
+    .filter((ch) => ch.charCodeAt(0) > 0x1f && ch !== '\u007f')
+    .join('');
+  const base = basename(printable).trim();
   return (base || 'upload').slice(0, 255);
 }
 
